@@ -1,0 +1,309 @@
+"""Article extraction from one page: the code the spiders, ``ingest extract`` and the API share.
+
+Order of evidence: the declared site's selectors when the URL belongs to a known site, then
+structured data (JSON-LD ``NewsArticle``, OpenGraph and ``article:`` meta), then generic
+main-content detection. The page is parsed once (lxml, through parsel); BeautifulSoup only
+ever sees the small article fragment, in the boilerplate cleaner.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from html import escape
+from typing import Any
+
+import lxml.html
+from parsel import Selector
+from w3lib.url import canonicalize_url, url_query_cleaner
+
+from ingest.dates import parse_iso, parse_local, to_utc_iso, utc_now_iso
+from ingest.generic import find_main_content
+from ingest.items import ArticleItem, Image
+from ingest.sites import Site, site_for_url
+from pipelines.boilerplate import clean_item, collapse, image_from
+
+ARTICLE_TYPES = frozenset(
+    {
+        "NewsArticle",
+        "Article",
+        "ReportageNewsArticle",
+        "AnalysisNewsArticle",
+        "BlogPosting",
+        "OpinionNewsArticle",
+        "BackgroundNewsArticle",
+        "LiveBlogPosting",
+        "Report",
+        "ReviewNewsArticle",
+    }
+)
+TRACKING_PARAMS = (
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "fbclid",
+    "gclid",
+    "yclid",
+    "ref",
+    "from",
+)
+_LANG_ALIASES = {"ua": "uk", "ukr": "uk", "rus": "ru", "eng": "en"}
+_AUTHOR_NOISE_RE = re.compile(r"^(?:by|von|par|автор|автори|авторы)\s*:?\s+", re.IGNORECASE)
+_NOT_A_NAME_RE = re.compile(r"@|https?://|\d{1,2}[./:]\d{2}|email the author", re.IGNORECASE)
+MIN_LD_BODY = 200  # shorter JSON-LD articleBody values are teasers, not the article
+
+
+def canonical_url(url: str) -> str:
+    """The key an article is stored under: tracking parameters and fragment dropped (w3lib)."""
+    return canonicalize_url(url_query_cleaner(url, TRACKING_PARAMS, remove=True))
+
+
+def normalise_lang(code: str | None) -> str | None:
+    """'uk-UA', 'uk_UA', 'ua' -> 'uk'; None for empty or 'x-default'."""
+    if not code:
+        return None
+    primary = re.split(r"[-_]", code.strip().lower())[0]
+    if not primary or primary.startswith("x"):
+        return None
+    return _LANG_ALIASES.get(primary, primary)
+
+
+def _ld_objects(value: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(value, list):
+        for entry in value:
+            yield from _ld_objects(entry)
+    elif isinstance(value, dict):
+        yield value
+        yield from _ld_objects(value.get("@graph"))
+
+
+def json_ld_article(sel: Selector) -> dict[str, Any]:
+    """The page's first JSON-LD object typed as an article; {} when none parses."""
+    for raw in sel.xpath('//script[@type="application/ld+json"]/text()').getall():
+        try:
+            data = json.loads(raw, strict=False)
+        except ValueError:
+            continue
+        for obj in _ld_objects(data):
+            types = obj.get("@type")
+            names = set(types) if isinstance(types, list) else {types}
+            if names & ARTICLE_TYPES:
+                return obj
+    return {}
+
+
+def _meta(sel: Selector, name: str) -> str | None:
+    value = sel.xpath(f'//meta[@property="{name}" or @name="{name}"]/@content').get()
+    return collapse(value) if value and value.strip() else None
+
+
+def _first_text(sel: Selector, css: str) -> str | None:
+    if not css:
+        return None
+    text = collapse(" ".join(sel.css(css).xpath("string()").getall()))
+    return text or None
+
+
+def _names(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        name = value.get("name")
+        return [name] if isinstance(name, str) else []
+    if isinstance(value, list):
+        return [n for entry in value for n in _names(entry)]
+    return []
+
+
+def clean_authors(names: list[str], publisher: set[str]) -> list[str]:
+    """People's names only: no "By", no dates or e-mails, no publisher name, no repeats."""
+    out: list[str] = []
+    for name in names:
+        name = _AUTHOR_NOISE_RE.sub("", collapse(name))
+        if not name or _NOT_A_NAME_RE.search(name) or name.casefold() in publisher:
+            continue
+        if name not in out:
+            out.append(name)
+    return out
+
+
+def _date(
+    candidates: list[tuple[str | None, str]], tz: str, local_text: str | None
+) -> tuple[datetime | None, str | None, str | None]:
+    for raw, source in candidates:
+        value = parse_iso(raw, tz)
+        if value is not None:
+            return value, raw, source
+    value = parse_local(local_text, tz)
+    if value is not None:
+        return value, local_text, "text"
+    return None, None, None
+
+
+def _body_html(sel: Selector, site: Site | None, ld: dict[str, Any]) -> str | None:
+    if site and site.selectors.body:
+        parts = sel.css(site.selectors.body).getall()
+        if parts:
+            return "\n".join(parts)
+    ld_body = ld.get("articleBody")
+    if isinstance(ld_body, str) and len(ld_body.strip()) >= MIN_LD_BODY:
+        return "".join(f"<p>{escape(p.strip())}</p>" for p in ld_body.splitlines() if p.strip())
+    root = sel.root
+    if isinstance(root, lxml.html.HtmlElement):
+        main = find_main_content(root)
+        if main is not None:
+            return str(lxml.html.tostring(main, encoding="unicode"))
+    return None
+
+
+def _top_images(sel: Selector, site: Site | None, url: str) -> list[Image]:
+    """Pictures declared outside the body (a site's top photo), with caption and credit."""
+    if not site or not site.selectors.images:
+        return []
+    from bs4 import BeautifulSoup  # on each small container only
+    from bs4.element import Tag
+
+    images: list[Image] = []
+    for fragment in sel.css(site.selectors.images).getall():
+        soup = BeautifulSoup(fragment, "lxml")
+        container = soup.body.contents[0] if soup.body and soup.body.contents else None
+        if not isinstance(container, Tag):
+            continue
+        image = image_from(
+            container, url, site.selectors.image_caption, site.selectors.image_credit
+        )
+        if image is not None:
+            images.append(image)
+    return images
+
+
+def parse_page(
+    sel: Selector, url: str, *, fetched_at: str | None = None, site: Site | None = None
+) -> ArticleItem:
+    """Every field of one article page, body still as its raw fragment (cleaning comes next)."""
+    site = site or site_for_url(url)
+    sels = site.selectors if site else None
+    ld = json_ld_article(sel)
+    tz = site.timezone if site else "UTC"
+
+    canonical = sel.xpath('//link[@rel="canonical"]/@href').get() or _meta(sel, "og:url") or url
+    canonical = (
+        canonical_url(canonical.strip()) if canonical.startswith("http") else canonical_url(url)
+    )
+
+    title = _first_text(sel, sels.title) if sels else None
+    headline = ld.get("headline")
+    title = title or (collapse(headline) if isinstance(headline, str) else None)
+    title = title or _meta(sel, "og:title") or _first_text(sel, "h1")
+    if not title:
+        page_title = _first_text(sel, "title") or ""
+        for suffix in site.title_suffixes if site else ():
+            page_title = page_title.removesuffix(suffix).strip()
+        title = page_title or None
+
+    lead = _first_text(sel, sels.lead) if sels else None
+    description = ld.get("description")
+    lead = lead or (collapse(description) if isinstance(description, str) else None)
+    lead = lead or _meta(sel, "description") or _meta(sel, "og:description")
+
+    published, published_raw, published_source = _date(
+        [
+            (ld.get("datePublished"), "json-ld"),
+            (_meta(sel, "article:published_time"), "meta"),
+            (sel.css("time::attr(datetime)").get(), "time"),
+        ],
+        tz,
+        _first_text(sel, sels.published) if sels else None,
+    )
+    modified, modified_raw, _ = _date(
+        [(ld.get("dateModified"), "json-ld"), (_meta(sel, "article:modified_time"), "meta")],
+        tz,
+        None,
+    )
+    if modified is not None and published is not None and modified < published:
+        modified, modified_raw = None, None  # a modification before publication is noise
+
+    publisher = {n.casefold() for n in _names(ld.get("publisher"))}
+    if site:
+        publisher.add(site.name.casefold())
+    author_names = _names(ld.get("author"))
+    if not author_names and sels and sels.authors:
+        author_names = [collapse(t) for t in sel.css(sels.authors).xpath("string()").getall()]
+    if not author_names and (meta_author := _meta(sel, "author")):
+        author_names = [meta_author]
+
+    tags = [collapse(t) for t in sel.xpath('//meta[@property="article:tag"]/@content').getall()]
+    keywords = ld.get("keywords")
+    if not tags and isinstance(keywords, str):
+        tags = [k.strip() for k in keywords.split(",") if k.strip()]
+    elif not tags and isinstance(keywords, list):
+        tags = [k.strip() for k in keywords if isinstance(k, str) and k.strip()]
+    if not tags and sels and sels.tags:
+        tags = [collapse(t) for t in sel.css(sels.tags).xpath("string()").getall() if t.strip()]
+    section = _meta(sel, "article:section")
+    ld_section = ld.get("articleSection")
+    if not section and isinstance(ld_section, str):
+        section = collapse(ld_section)
+
+    alternates: dict[str, str] = {}
+    for link in sel.xpath('//link[@rel="alternate"][@hreflang][@href]'):
+        code = normalise_lang(link.attrib["hreflang"])
+        if code and code not in alternates:
+            alternates[code] = canonical_url(link.attrib["href"].strip())
+    declared = normalise_lang(sel.xpath("/html/@lang").get()) or normalise_lang(
+        _meta(sel, "og:locale")
+    )
+    declared = declared or next((c for c, u in alternates.items() if u == canonical), None)
+
+    story_id = None
+    if site and site.story_id_pattern and (m := re.search(site.story_id_pattern, canonical)):
+        story_id = m.group(1)
+    og_type = _meta(sel, "og:type") or ""
+    root_found = bool(sels and sels.article_root and sel.css(sels.article_root))
+    return ArticleItem(
+        url=canonical,
+        fetched_url=url,
+        site=site.name
+        if site
+        else (re.sub(r"^www\.", "", canonical.split("/")[2]) if "//" in canonical else "unknown"),
+        fetched_at=fetched_at or utc_now_iso(),
+        title=title,
+        lead=lead,
+        body_html=_body_html(sel, site, ld),
+        published_raw=published_raw,
+        published=to_utc_iso(published) if published else None,
+        published_source=published_source,
+        modified_raw=modified_raw,
+        modified=to_utc_iso(modified) if modified else None,
+        authors=clean_authors(author_names, publisher),
+        section=section,
+        tags=list(dict.fromkeys(tags)),
+        images=_top_images(sel, site, canonical),
+        lang_declared=declared,
+        candidate_languages=list(site.languages) if site else [],
+        alternates=alternates,
+        story_id=story_id,
+        is_article=bool(ld) or og_type.startswith("article") or root_found,
+    )
+
+
+def extract_article(html: str, url: str) -> ArticleItem:
+    """Extract, clean and language-tag one saved page, exactly as a crawl would.
+
+    >>> extract_article("<html><body><article><h1>Hi</h1><p>Some text.</p></article></body></html>",
+    ...                 "https://example.com/a").title
+    'Hi'
+    """
+    from pipelines.language import detect_language  # the same detector the pipeline uses
+
+    item = parse_page(Selector(text=html or "<html></html>"), url)
+    clean_item(item)
+    if item.body:
+        item.lang, item.lang_confidence = detect_language(
+            item.body, candidates=item.candidate_languages or None
+        )
+    return item

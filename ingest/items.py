@@ -1,0 +1,50 @@
+"""The one item type every spider yields and every pipeline fills in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(kw_only=True)
+class Image:
+    """A picture of the article, kept out of the body text."""
+
+    src: str
+    caption: str | None = None
+    credit: str | None = None
+
+
+@dataclass(kw_only=True)
+class ArticleItem:
+    """One article page, raw values kept beside normalised ones.
+
+    Spiders fill the page-level fields; pipelines only fill fields declared here
+    (boilerplate → body/images, language → lang*, dedup → body_hash, storage → run_id).
+    """
+
+    url: str  # canonical URL (rel=canonical / og:url, canonicalised); the row's key
+    fetched_url: str  # the URL that was actually downloaded
+    site: str  # name of the declared site, or the host for unknown sites
+    fetched_at: str  # ISO 8601 UTC
+    title: str | None = None
+    lead: str | None = None
+    body_html: str | None = None  # article fragment; cleaned in place by the boilerplate pipeline
+    body: str | None = None  # clean text, one paragraph per block, blocks separated by a blank line
+    published_raw: str | None = None  # exactly as on the page
+    published: str | None = None  # ISO 8601 UTC
+    published_source: str | None = None  # json-ld, meta, time, text
+    modified_raw: str | None = None
+    modified: str | None = None
+    authors: list[str] = field(default_factory=list)
+    section: str | None = None
+    tags: list[str] = field(default_factory=list)
+    images: list[Image] = field(default_factory=list)
+    lang_declared: str | None = None  # html lang / og:locale / self hreflang, ISO 639-1
+    candidate_languages: list[str] = field(default_factory=list)  # languages the site declares
+    alternates: dict[str, str] = field(default_factory=dict)  # hreflang code -> URL
+    story_id: str | None = None  # id shared by the language versions of one story
+    is_article: bool = True  # False for listings, tag pages, galleries without text
+    lang: str | None = None
+    lang_confidence: float | None = None
+    body_hash: str | None = None
+    run_id: str | None = None

@@ -1,0 +1,150 @@
+"""Offline mirrors of real sites, served on 127.0.0.1, and the middleware that routes to them.
+
+The spiders never know: ``MirrorMiddleware`` (on only when ``INGEST_MIRROR`` is set, by the demo
+and the tests) sends a request for ``https://www.rbc.ua/x`` to ``http://127.0.0.1:PORT/www.rbc.ua/x``
+and hands the spider a response whose URL is the real one again. The files live in
+``ingest/mirror/<name>/<host>/<path>``; a path without an extension is a directory with
+``index.html``; ``_headers.json`` overrides the status or headers of single URLs.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path, PurePosixPath
+from typing import Any, Self
+from urllib.parse import unquote, urlsplit
+
+from scrapy import Request
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+from scrapy.http import Response
+
+MIRRORS_DIR = Path(__file__).resolve().parent
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".xml": "application/rss+xml; charset=utf-8",
+    ".txt": "text/plain; charset=utf-8",
+}
+
+
+def mirror_root(name: str) -> Path:
+    """Directory of the bundled mirror ``name`` (e.g. ``rbc``)."""
+    root = MIRRORS_DIR / name
+    if not root.is_dir():
+        raise FileNotFoundError(f"no bundled mirror named {name!r} in {MIRRORS_DIR}")
+    return root
+
+
+def resolve(root: Path, host: str, path: str) -> Path | None:
+    """The file serving ``host`` + ``path`` inside ``root``, or None (never outside ``root``)."""
+    parts = [p for p in PurePosixPath(unquote(path)).parts if p not in ("/", "", ".")]
+    if ".." in parts or not host or "/" in host or host.startswith("."):
+        return None
+    target = root.joinpath(host, *parts)
+    if target.is_dir() or not target.suffix:
+        target = target / "index.html"
+    return target if target.is_file() else None
+
+
+class _Handler(BaseHTTPRequestHandler):
+    root: Path
+    headers_override: dict[str, dict[str, Any]]
+
+    def do_GET(self) -> None:
+        split = urlsplit(self.path)
+        host, _, rest = split.path.lstrip("/").partition("/")
+        key = f"{host}/{rest}"
+        override = self.headers_override.get(key, {})
+        target = resolve(self.root, host, "/" + rest)
+        if target is None:
+            self.send_error(HTTPStatus.NOT_FOUND)
+            return
+        body = target.read_bytes()
+        status = int(override.get("status", 200))
+        content_type = override.get("Content-Type") or CONTENT_TYPES.get(
+            target.suffix, mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+        )
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the crawl's own log says what was fetched."""
+
+
+class MirrorServer:
+    """A threaded HTTP server for one mirror directory on 127.0.0.1 (port 0 = any free port)."""
+
+    def __init__(self, root: Path, port: int = 0) -> None:
+        overrides_file = root / "_headers.json"
+        overrides = (
+            json.loads(overrides_file.read_text("utf-8")) if overrides_file.is_file() else {}
+        )
+        handler = type("MirrorHandler", (_Handler,), {"root": root, "headers_override": overrides})
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> Self:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@contextmanager
+def serve(root: Path, port: int = 0) -> Iterator[MirrorServer]:
+    """Serve ``root`` for the duration of a ``with`` block."""
+    server = MirrorServer(root, port).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class MirrorMiddleware:
+    """Downloader middleware: real hosts → the loopback mirror, and back, invisibly.
+
+    Enabled by ``INGEST_MIRROR`` (the mirror's base URL). The robots.txt check has already been
+    made on the real URL when this runs (RobotsTxtMiddleware sits earlier and its own request
+    for robots.txt is mirrored too), so the rewritten request skips a second check.
+    """
+
+    def __init__(self, base: str) -> None:
+        self.base = base.rstrip("/")
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        base = crawler.settings.get("INGEST_MIRROR")
+        if not base:
+            raise NotConfigured("INGEST_MIRROR is not set")
+        return cls(base)
+
+    def process_request(self, request: Request) -> Request | None:
+        if "mirror_of" in request.meta:
+            return None
+        split = urlsplit(request.url)
+        if split.scheme not in ("http", "https") or not split.hostname:
+            return None
+        query = f"?{split.query}" if split.query else ""
+        target = f"{self.base}/{split.hostname}{split.path or '/'}{query}"
+        meta = {**request.meta, "mirror_of": request.url, "dont_obey_robotstxt": True}
+        return request.replace(url=target, meta=meta, dont_filter=True)
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        original = request.meta.get("mirror_of")
+        return response.replace(url=original) if original else response

@@ -1,0 +1,79 @@
+"""Declared sites: what the project knows about a publisher, as data.
+
+Each spider module under ``spiders/`` that targets one publisher declares a module-level
+``SITE = Site(...)``. Extraction (``ingest.extract``) and the pipelines look sites up here by
+URL, so a site's selectors and drop rules live in exactly one place.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from functools import cache
+from urllib.parse import urlsplit
+
+
+@dataclass(frozen=True, kw_only=True)
+class SiteSelectors:
+    """CSS selectors for one site's pages; empty means "use structured data / generic"."""
+
+    article_root: str = ""  # must match on an article page
+    title: str = ""
+    lead: str = ""
+    body: str = ""  # the element(s) holding the article text
+    published: str = ""  # text with the local publication time, when JSON-LD lacks it
+    authors: str = ""
+    tags: str = ""
+    images: str = ""  # picture containers outside the body (e.g. the top photo)
+    image_caption: str = ""  # inside an image container
+    image_credit: str = ""  # inside an image container or its caption
+    listing_links: str = ""  # article links on archive / all-news pages
+    next_page: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Site:
+    """One publisher: domains, languages, discovery URLs, selectors, extra boilerplate rules."""
+
+    name: str
+    domains: tuple[str, ...]
+    languages: tuple[str, ...]
+    timezone: str = "UTC"  # for dates printed on the page without an offset
+    selectors: SiteSelectors = field(default_factory=SiteSelectors)
+    drop: tuple[
+        str, ...
+    ] = ()  # CSS selectors removed with their content, on top of the generic set
+    drop_text: tuple[str, ...] = ()  # paragraph prefixes that mark a boilerplate block
+    article_url_pattern: str = ""  # regex a URL must match to be fetched as an article
+    story_id_pattern: str = ""  # regex over the URL; group 1 is the id shared by translations
+    title_suffixes: tuple[str, ...] = ()  # " | Site name" endings to cut from <title>
+
+    def owns(self, url: str) -> bool:
+        """True when the URL's host is one of the site's domains or their sub-domains."""
+        host = (urlsplit(url).hostname or "").lower()
+        return any(host == d or host.endswith("." + d) for d in self.domains)
+
+
+@cache
+def registry() -> dict[str, Site]:
+    """Every ``SITE`` declared by a module of the ``spiders`` package, by name."""
+    import spiders
+
+    sites: dict[str, Site] = {}
+    for info in pkgutil.iter_modules(spiders.__path__):
+        module = importlib.import_module(f"spiders.{info.name}")
+        site = getattr(module, "SITE", None)
+        if isinstance(site, Site):
+            sites[site.name] = site
+    return sites
+
+
+def site_for_url(url: str) -> Site | None:
+    """The declared site that owns this URL, if any."""
+    return next((s for s in registry().values() if s.owns(url)), None)
+
+
+def get_site(name: str) -> Site | None:
+    """The declared site with this name, if any."""
+    return registry().get(name)

@@ -1,0 +1,327 @@
+"""Boilerplate removal on the article fragment: rules as data, one cleaner for every path.
+
+The cleaner works on the small article fragment (never the whole page) with BeautifulSoup and
+the lxml parser. Rules come in the two kinds trafilatura uses: elements removed with their
+content, and elements unwrapped so their text stays. Pictures are not deleted but moved out of
+the text into ``images`` with their caption and credit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from html import escape
+from typing import Self
+from urllib.parse import urljoin
+
+from bs4 import BeautifulSoup
+from bs4.element import Comment, NavigableString, Tag
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem
+from scrapy.statscollectors import StatsCollector
+
+from ingest.items import ArticleItem, Image
+from ingest.sites import Site, get_site
+
+# --- rules -------------------------------------------------------------------------------------
+
+# Removed with everything inside: never article text.
+REMOVE_TAGS = (
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "iframe",
+    "frame",
+    "object",
+    "embed",
+    "video",
+    "audio",
+    "canvas",
+    "svg",
+    "form",
+    "input",
+    "button",
+    "select",
+    "textarea",
+    "nav",
+    "aside",
+    "footer",
+    "header",
+    "ins",
+    "link",
+    "meta",
+)
+
+# Generic boilerplate containers, matched on class/id across news templates.
+REMOVE_SELECTORS = (
+    "[id*=read_more]",
+    "[id*=read-more]",
+    "[class*=read-more]",
+    "[class*=read_more]",
+    "[class*=readmore]",
+    "[class*=related]",
+    "[class*=share]",
+    "[class*=social]",
+    "[class*=subscribe]",
+    "[class*=newsletter]",
+    "[class*=promo]",
+    "[class*=advert]",
+    "[class*=adsbygoogle]",
+    "[id*=google_ads]",
+    "[class*=banner]",
+    "[class*=read-in-google]",
+    "[class*=lang-publication]",
+    "[class*=lang_menu]",
+    "[class*=lang-switch]",
+    "[class*=intext-tags]",
+    "[class*=tags-list]",
+    "[class=tags]",
+    "[class*=breadcrumb]",
+    "[class*=comments]",
+    "[hidden]",
+    "[aria-hidden=true]",
+)
+
+# A block whose text starts like this is a cross-link, a prompt or a menu, in uk / ru / en.
+DROP_TEXT_PREFIXES = (
+    "Читайте також",
+    "Читайте также",
+    "Read also",
+    "Read more:",
+    "See also:",
+    "Дивіться також",
+    "Смотрите также",
+    "Читайте нас в Google",
+    "Читайте РБК-Україна в Google",
+    "Читайте РБК-Украина в Google",
+    "Read RBC-Ukraine on Google",
+    "Підписуйтесь",
+    "Подписывайтесь",
+    "Підпишіться",
+    "Подпишитесь",
+    "Subscribe to",
+    "Follow us",
+)
+DROP_TEXT_RE = re.compile(
+    "^(?:" + "|".join(re.escape(p) for p in DROP_TEXT_PREFIXES) + ")", re.IGNORECASE
+)
+# "ua en ru", "UA | RU | EN": a language menu flattened into text.
+LANGUAGE_MENU_RE = re.compile(
+    r"^(?:(?:ua|uk|ukr|ru|rus|en|eng|укр|рус|eng)\s*[|/·•]?\s*){2,4}$", re.IGNORECASE
+)
+
+BLOCK_TAGS = frozenset(
+    {"p", "div", "section", "article", "main", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol",
+     "li", "blockquote", "pre", "table", "tr", "td", "th", "dl", "dt", "dd", "figure",
+     "figcaption", "center"}
+)  # fmt: skip
+HEADING_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+IMAGE_SRC_ATTRS = ("data-src", "data-original", "data-lazy-src", "src")
+CREDIT_SELECTORS = "[class*=credit], [class*=author], [class*=copyright], [class*=source]"
+_WS_RE = re.compile(r"\s+")
+_PARENS_RE = re.compile(r"^\((.*)\)$")
+
+
+# --- the cleaner -------------------------------------------------------------------------------
+
+
+@dataclass(kw_only=True)
+class Cleaned:
+    """The article fragment after cleaning."""
+
+    body_html: str  # rebuilt from the clean blocks: <p> and <h2>..<h6> only
+    paragraphs: list[str]
+    images: list[Image] = field(default_factory=list)
+
+    @property
+    def body(self) -> str:
+        """Paragraphs as text, one block each, separated by a blank line."""
+        return "\n\n".join(self.paragraphs)
+
+
+def collapse(text: str) -> str:
+    """Whitespace-collapsed text (NBSP and line breaks included)."""
+    return _WS_RE.sub(" ", text).strip()
+
+
+def image_src(img: Tag, base_url: str) -> str | None:
+    """The real picture URL of a lazy-loaded ``<img>`` (data-src before a placeholder src)."""
+    for attr in IMAGE_SRC_ATTRS:
+        value = img.get(attr)
+        if isinstance(value, str) and value.strip() and not value.startswith("data:"):
+            return urljoin(base_url, value.strip())
+    return None
+
+
+def split_credit(caption: str, credit: str | None) -> tuple[str | None, str | None]:
+    """Caption as shown (credit included) and the bare credit without its brackets."""
+    caption = collapse(caption)
+    if credit:
+        credit = collapse(credit)
+        match = _PARENS_RE.match(credit)
+        credit = match.group(1).strip() if match else credit
+    return caption or None, credit or None
+
+
+def image_from(container: Tag, base_url: str, caption_sel: str, credit_sel: str) -> Image | None:
+    """An Image from a picture container (figure, a site's wrapper, a lone ``<img>``)."""
+    img = container if container.name == "img" else container.find("img")
+    src = image_src(img, base_url) if isinstance(img, Tag) else None
+    if src is None:
+        return None
+    caption_el = container.select_one(caption_sel) if caption_sel else None
+    if caption_el is None:
+        caption_el = container.find("figcaption")
+    credit_el = container.select_one(credit_sel) if credit_sel else None
+    if credit_el is None and isinstance(caption_el, Tag):
+        credit_el = caption_el.select_one(CREDIT_SELECTORS)
+    caption_text = caption_el.get_text(" ") if isinstance(caption_el, Tag) else ""
+    credit_text = credit_el.get_text(" ") if isinstance(credit_el, Tag) else None
+    caption, credit = split_credit(caption_text, credit_text)
+    return Image(src=src, caption=caption, credit=credit)
+
+
+def _remove_matching(soup: Tag, selectors: Iterable[str]) -> None:
+    for selector in selectors:
+        for el in soup.select(selector):
+            if not el.decomposed:
+                el.decompose()
+
+
+def _blocks(el: Tag) -> Iterator[tuple[str, str]]:
+    """(text, tag name of the enclosing block) runs in reading order; each block ends a run."""
+    run: list[str] = []
+    owner: list[str] = ["p"]
+
+    def flush() -> Iterator[tuple[str, str]]:
+        text = collapse("".join(run))
+        run.clear()
+        if text:
+            yield text, owner[-1]
+
+    def walk(node: Tag) -> Iterator[tuple[str, str]]:
+        for child in node.children:
+            if isinstance(child, Comment):
+                continue
+            if isinstance(child, NavigableString):
+                run.append(str(child))
+            elif isinstance(child, Tag):
+                if child.name == "br":
+                    run.append("\n")
+                    continue
+                if child.name in BLOCK_TAGS:
+                    yield from flush()
+                    owner.append(child.name)
+                    yield from walk(child)
+                    yield from flush()
+                    owner.pop()
+                else:
+                    yield from walk(child)
+
+    yield from walk(el)
+    yield from flush()
+
+
+def clean_fragment(
+    html: str, *, base_url: str, site: Site | None = None, title: str | None = None
+) -> Cleaned:
+    """Clean one article fragment: drop boilerplate, move pictures to images, sanitise.
+
+    ``title`` lets a block that only repeats the headline (alt text glued to the body by
+    flattening templates) be dropped.
+    """
+    soup = BeautifulSoup(html, "lxml")
+    root: Tag = soup.body if soup.body is not None else soup
+    for comment in root.find_all(string=lambda s: isinstance(s, Comment)):
+        comment.extract()
+    for tag in root.find_all(list(REMOVE_TAGS)):
+        if not tag.decomposed:
+            tag.decompose()
+    _remove_matching(root, REMOVE_SELECTORS)
+    if site is not None:
+        _remove_matching(root, site.drop)
+
+    sel = site.selectors if site else None
+    images: list[Image] = []
+    containers = ["figure"]
+    if sel and sel.images:
+        containers.append(sel.images)
+    for container in root.select(", ".join(containers)):
+        if container.decomposed:
+            continue
+        image = image_from(
+            container, base_url, sel.image_caption if sel else "", sel.image_credit if sel else ""
+        )
+        if image is not None:
+            images.append(image)
+        container.decompose()
+    for img in root.find_all("img"):  # pictures left in paragraphs: kept, without a caption
+        src = image_src(img, base_url)
+        if src is not None:
+            images.append(Image(src=src))
+        img.decompose()
+
+    extra = tuple(site.drop_text) if site else ()
+    title_key = collapse(title).casefold() if title else None
+    for block in root.find_all(list(BLOCK_TAGS)):
+        if block.decomposed:
+            continue
+        text = collapse(block.get_text(" "))
+        if not text or (
+            len(text) < 300
+            and (
+                DROP_TEXT_RE.match(text)
+                or LANGUAGE_MENU_RE.match(text)
+                or text.startswith(extra)
+                or text.casefold() == title_key
+            )
+        ):
+            block.decompose()
+
+    paragraphs: list[str] = []
+    html_parts: list[str] = []
+    for text, block_tag in _blocks(root):
+        if LANGUAGE_MENU_RE.match(text) or text.casefold() == title_key:
+            continue
+        paragraphs.append(text)
+        # Rebuilt from escaped text, so nothing of the page's markup (scripts, handlers,
+        # javascript: links) can reach the stored HTML.
+        out = "h2" if block_tag == "h1" else block_tag if block_tag in HEADING_TAGS else "p"
+        html_parts.append(f"<{out}>{escape(text, quote=False)}</{out}>")
+    return Cleaned(body_html="\n".join(html_parts), paragraphs=paragraphs, images=images)
+
+
+def clean_item(item: ArticleItem) -> None:
+    """Clean ``item.body_html`` in place: clean HTML, text body, in-body pictures to images."""
+    cleaned = clean_fragment(
+        item.body_html or "", base_url=item.url, site=get_site(item.site), title=item.title
+    )
+    item.body_html = cleaned.body_html
+    item.body = cleaned.body
+    known = {image.src for image in item.images}
+    item.images.extend(i for i in cleaned.images if i.src not in known)
+
+
+# --- the pipeline ------------------------------------------------------------------------------
+
+
+class BoilerplatePipeline:
+    """Reads ``body_html``, ``url``, ``site``, ``title``; writes ``body_html`` (clean, rebuilt),
+    ``body`` and appends in-body pictures to ``images``. Drops an item without a fragment."""
+
+    def __init__(self, stats: StatsCollector) -> None:
+        self.stats = stats
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        assert crawler.stats is not None
+        return cls(crawler.stats)
+
+    def process_item(self, item: ArticleItem) -> ArticleItem:
+        if not item.body_html or not item.body_html.strip():
+            self.stats.inc_value("ingest/dropped/no_body")
+            raise DropItem(f"no article body found: {item.url}", log_level="INFO")
+        clean_item(item)
+        return item
