@@ -291,6 +291,18 @@ def parse_page(
     )
 
 
+def extract_clean(html: str, url: str) -> ArticleItem:
+    """Extract and clean one page, without language detection."""
+    item = parse_page(Selector(text=html or "<html></html>"), url)
+    clean_item(item)
+    return item
+
+
+def extract_body(html: str, url: str) -> str:
+    """The clean body text only: the ``FUNC(html, url) -> str`` extraction benchmarks call."""
+    return extract_clean(html, url).body or ""
+
+
 def extract_article(html: str, url: str) -> ArticleItem:
     """Extract, clean and language-tag one saved page, exactly as a crawl would.
 
@@ -300,8 +312,7 @@ def extract_article(html: str, url: str) -> ArticleItem:
     """
     from pipelines.language import detect_language  # the same detector the pipeline uses
 
-    item = parse_page(Selector(text=html or "<html></html>"), url)
-    clean_item(item)
+    item = extract_clean(html, url)
     if item.body:
         item.lang, item.lang_confidence = detect_language(
             item.body, candidates=item.candidate_languages or None

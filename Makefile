@@ -1,0 +1,38 @@
+# Every target works on a fresh clone: it builds .venv first when needed.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: install demo crawl test lint bench-extract bench-langid clean
+
+$(BIN)/ingest: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/ingest ## build .venv with the package and its dev tools
+
+demo: $(BIN)/ingest ## crawl the bundled offline mirror into data/demo.db and print a summary
+	$(BIN)/ingest demo --db data/demo.db
+
+crawl: $(BIN)/ingest ## the live crawl of RBC-Ukraine into data/news.db
+	$(BIN)/ingest crawl rbc --db data/news.db
+
+lint: $(BIN)/ingest
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint ## ruff, mypy and pytest, offline
+	$(BIN)/python -m pytest
+
+bench-extract: $(BIN)/ingest ## ours vs trafilatura on ../shared/data/article-extraction-benchmark
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python benchmarks/extract_bench.py
+
+bench-langid: $(BIN)/ingest ## detect_language vs plain langdetect on ../shared/data/langid
+	$(BIN)/python benchmarks/langid_bench.py
+
+clean:
+	rm -rf $(VENV) *.egg-info .mypy_cache .ruff_cache .pytest_cache
