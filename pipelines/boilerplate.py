@@ -55,7 +55,7 @@ REMOVE_TAGS = (
 )
 
 # Generic boilerplate containers, matched on class/id across news templates.
-REMOVE_SELECTORS = (
+_BOILERPLATE_CONTAINERS = (
     "[id*=read_more]",
     "[id*=read-more]",
     "[class*=read-more]",
@@ -83,6 +83,9 @@ REMOVE_SELECTORS = (
     "[hidden]",
     "[aria-hidden=true]",
 )
+# One selector list, so soupsieve walks the fragment once instead of once per rule (the walks
+# were 70% of the cleaner's time: ~4.2 -> ~2.9 ms median per page, same output).
+REMOVE_SELECTORS = (", ".join(_BOILERPLATE_CONTAINERS),)
 
 # A block whose text starts like this is a cross-link, a prompt or a menu, in uk / ru / en.
 DROP_TEXT_PREFIXES = (
@@ -103,6 +106,24 @@ DROP_TEXT_PREFIXES = (
     "Подпишитесь",
     "Subscribe to",
     "Follow us",
+    # Generic English add-on headings left behind when their block goes (issue 3).
+    "You may also like",
+    "You might also like",
+    "You may also be interested",
+    "More News from",
+    "Related articles",
+    "Related stories",
+    "Related:",
+    "Don't miss",
+    "Don’t miss",
+    "See more:",
+    "Join the conversation",
+    "Sponsored links",
+    "Recent articles",
+    "Popular this week",
+    "Most popular",
+    "Share this article",
+    "Advertisement",
 )
 DROP_TEXT_RE = re.compile(
     "^(?:" + "|".join(re.escape(p) for p in DROP_TEXT_PREFIXES) + ")", re.IGNORECASE
@@ -244,12 +265,13 @@ def clean_fragment(
         _remove_matching(root, site.drop)
 
     sel = site.selectors if site else None
+    # Pictures in reading order: captioned containers, and lone <img> kept without a caption.
     images: list[Image] = []
-    containers = ["figure"]
+    containers = ["figure", "img"]
     if sel and sel.images:
         containers.append(sel.images)
     for container in root.select(", ".join(containers)):
-        if container.decomposed:
+        if container.decomposed:  # an <img> of a container already taken
             continue
         image = image_from(
             container, base_url, sel.image_caption if sel else "", sel.image_credit if sel else ""
@@ -257,11 +279,6 @@ def clean_fragment(
         if image is not None:
             images.append(image)
         container.decompose()
-    for img in root.find_all("img"):  # pictures left in paragraphs: kept, without a caption
-        src = image_src(img, base_url)
-        if src is not None:
-            images.append(Image(src=src))
-        img.decompose()
 
     extra = tuple(site.drop_text) if site else ()
     title_key = collapse(title).casefold() if title else None

@@ -13,6 +13,8 @@ from ingest.extract import parse_page
 from ingest.items import ArticleItem
 from ingest.sites import Site
 
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+
 
 class NewsSpider(scrapy.Spider):
     """Base spider: ``parse_article`` is the one article path for every site."""
@@ -32,8 +34,11 @@ class NewsSpider(scrapy.Spider):
 
     def parse_article(self, response: Response, **_: Any) -> Iterator[ArticleItem]:
         """One article page → one item; non-HTML and empty responses are counted drops."""
-        if not isinstance(response, TextResponse):
-            content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
+        content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
+        # Scrapy picks the response class from the URL too (.html → HtmlResponse), so a PDF
+        # served under an article URL arrives as HtmlResponse: the header decides.
+        mime = content_type.split(";")[0].strip().lower()
+        if not isinstance(response, TextResponse) or (mime and mime not in HTML_TYPES):
             self.drop("non_html", response.url, content_type or "no Content-Type")
             return
         if not response.body.strip():

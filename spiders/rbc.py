@@ -100,11 +100,11 @@ def parse_day(value: str | date | None, name: str) -> date | None:
 
 
 class RbcSpider(NewsSpider):
-    """RSS + archive/all-news discovery, then one item per article page.
+    """RSS + archive days + all-news pages, then one item per article page.
 
     Arguments: ``lang`` (uk,ru,en; default all), ``since`` (archive days back to this date),
     ``until`` (last archive day, default today), ``limit`` (max articles), ``pages``
-    (all-news pages to follow when no ``since`` is given, default 2).
+    (all-news pages to follow, default 2).
     """
 
     name = "rbc"
@@ -142,8 +142,7 @@ class RbcSpider(NewsSpider):
                 while day >= self.since:
                     yield ARCHIVE_DAY[code].format(day=day), "listing"
                     day -= timedelta(days=1)
-            else:
-                yield ALL_NEWS[code], "listing"
+            yield ALL_NEWS[code], "listing"
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for url, kind in self.discovery_urls():
@@ -183,5 +182,5 @@ class RbcSpider(NewsSpider):
             if (request := self.follow_article(response, link)) is not None:
                 yield request
         next_url = response.css(sel.next_page).get()
-        if next_url and not self.since and page < self.pages:
+        if next_url and page < self.pages:
             yield response.follow(next_url, self.parse_listing, cb_kwargs={"page": page + 1})
