@@ -107,6 +107,8 @@ def summary_lines(db: Database, run_stats: dict[str, Any] | None = None) -> list
         lines.append(
             "dropped: " + (", ".join(f"{k} {v}" for k, v in drops.items()) if drops else "none")
         )
+        if blocked := run_stats.get("robotstxt/forbidden"):
+            lines.append(f"not fetched, robots.txt disallows: {blocked}")
     return lines
 
 
@@ -161,7 +163,12 @@ def demo(db_path: Path) -> None:
     from ingest.mirror import mirror_root, serve
 
     with serve(mirror_root("rbc")) as server:
-        settings = {**LOOPBACK_SETTINGS, "INGEST_MIRROR": server.url, "INGEST_TRIGGER": "demo"}
+        settings = {
+            **LOOPBACK_SETTINGS,
+            "INGEST_MIRROR": server.url,
+            "INGEST_TRIGGER": "demo",
+            "LOG_LEVEL": "WARNING",  # the summary below is the demo's output
+        }
         results = run_crawl(["rbc"], db_path, DEMO_ARGS, settings)
     db = open_db(db_path)
     click.echo(f"demo database: {db_path}")
