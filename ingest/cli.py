@@ -325,3 +325,7 @@ def spiders() -> None:
 
     for name in sorted(SpiderLoader.from_settings(get_project_settings()).list()):
         click.echo(name)
+
+
+# Command modules register themselves on ``cli`` when imported; keep these imports last.
+from ingest import cli_query, cli_schedule  # noqa: E402, F401
