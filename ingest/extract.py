@@ -20,7 +20,7 @@ from parsel import Selector
 from w3lib.url import canonicalize_url, url_query_cleaner
 
 from ingest.dates import parse_iso, parse_local, to_utc_iso, utc_now_iso
-from ingest.generic import find_main_content
+from ingest.generic import find_main_content, word_coverage
 from ingest.items import ArticleItem, Image
 from ingest.sites import Site, site_for_url
 from pipelines.boilerplate import clean_item, collapse, image_from
@@ -55,6 +55,7 @@ _LANG_ALIASES = {"ua": "uk", "ukr": "uk", "rus": "ru", "eng": "en"}
 _AUTHOR_NOISE_RE = re.compile(r"^(?:by|von|par|автор|автори|авторы)\s*:?\s+", re.IGNORECASE)
 _NOT_A_NAME_RE = re.compile(r"@|https?://|\d{1,2}[./:]\d{2}|email the author", re.IGNORECASE)
 MIN_LD_BODY = 200  # shorter JSON-LD articleBody values are teasers, not the article
+LD_AGREEMENT = 0.7  # share of articleBody's words the generic container must hold to win
 
 
 def canonical_url(url: str) -> str:
@@ -145,18 +146,26 @@ def _date(
 
 
 def _body_html(sel: Selector, site: Site | None, ld: dict[str, Any]) -> str | None:
+    """The body fragment: the site's selectors, else the generic container or JSON-LD.
+
+    JSON-LD ``articleBody`` is often a teaser cut at a few hundred characters, or the text
+    without its subheadings, so it is only a witness: when the generic container holds most of
+    its words, the container (with its structure) wins; otherwise the generic detection missed
+    the article and ``articleBody`` is used.
+    """
     if site and site.selectors.body:
         parts = sel.css(site.selectors.body).getall()
         if parts:
             return "\n".join(parts)
     ld_body = ld.get("articleBody")
-    if isinstance(ld_body, str) and len(ld_body.strip()) >= MIN_LD_BODY:
-        return "".join(f"<p>{escape(p.strip())}</p>" for p in ld_body.splitlines() if p.strip())
+    if not isinstance(ld_body, str) or len(ld_body.strip()) < MIN_LD_BODY:
+        ld_body = None
     root = sel.root
-    if isinstance(root, lxml.html.HtmlElement):
-        main = find_main_content(root)
-        if main is not None:
-            return str(lxml.html.tostring(main, encoding="unicode"))
+    main = find_main_content(root) if isinstance(root, lxml.html.HtmlElement) else None
+    if main is not None and (ld_body is None or word_coverage(main, ld_body) >= LD_AGREEMENT):
+        return str(lxml.html.tostring(main, encoding="unicode"))
+    if ld_body is not None:
+        return "".join(f"<p>{escape(p.strip())}</p>" for p in ld_body.splitlines() if p.strip())
     return None
 
 

@@ -1,46 +1,420 @@
 """Generic main-content detection for pages of sites we have no rules for.
 
-Scores containers by the text of their paragraphs, penalised by link density, in the spirit of
-readability; the winner's HTML goes to the boilerplate cleaner like any site's body fragment.
+Readability's idea, measured on the already-parsed lxml tree in one pass: every block's inline
+text is a "paragraph" whose score (length, commas) flows to its ancestors, damped by link
+density and by class/id hints; the best container and its related siblings are copied, and the
+copy is pruned of link lists, hidden parts and boilerplate-named blocks (trafilatura's discard
+lists). The page tree itself is never modified: the extractor reads it again for other fields.
 """
 
 from __future__ import annotations
 
+import re
+from collections import Counter
+from copy import deepcopy
+
 import lxml.html
 from lxml.etree import _Element
 
-_SKIP = frozenset({"nav", "header", "footer", "aside", "form", "script", "style", "noscript"})
-_TEXT_TAGS = ("p", "h2", "h3", "li", "blockquote")
+# Text that is never article text, whatever the page says.
+_NON_CONTENT = frozenset(
+    {"script", "style", "noscript", "template", "svg", "math", "iframe", "object", "embed",
+     "canvas", "select", "option", "button", "textarea", "input", "head", "title", "meta",
+     "link", "map", "audio", "video", "dialog"}
+)  # fmt: skip
+# Page chrome: text in here does not vote for a container.
+_CHROME = frozenset({"nav", "aside", "footer", "menu"})
+# Inline tags: their text belongs to the enclosing block's paragraph.
+_INLINE = frozenset(
+    {"a", "abbr", "b", "bdi", "bdo", "big", "cite", "code", "data", "dfn", "em", "font", "i",
+     "kbd", "mark", "q", "s", "samp", "small", "span", "strong", "sub", "sup", "time", "tt", "u",
+     "var", "wbr", "br", "img", "picture", "source", "label", "del", "ins", "strike", "nobr"}
+)  # fmt: skip
+# Containers of these tags are rarely the article itself.
+_TAG_FACTOR = {"ol": 0.8, "ul": 0.8, "dl": 0.8, "li": 0.8, "form": 0.9, "address": 0.8}
+_MIN_PARAGRAPH = 25
+_PARAGRAPH_TAGS = frozenset(
+    {"p", "pre", "h1", "h2", "h3", "h4", "h5", "h6", "li", "dd", "dt", "th"}
+)
+_TEASER_LINKS = 0.3  # link density above which a block of paragraphs is a list of teasers
+_EXPAND_SHARE = 0.2  # a parent adding this share of paragraph points continues the article
+_PIECE_SHARE = 0.1  # the least share of those points a non-paragraph sibling must bring
+_UNLIKELY_SHARE = 0.4  # an unlikely-named block holding more of the page's text is a wrapper
+
+# Class/id hints, matched as word prefixes on the words of class and id ("PageBuilder-pageRow"
+# is "page builder page row": no "pager" in it), from readability's lists plus news add-ons.
+_UNLIKELY_RE = re.compile(
+    r"\b(?:combx|comment|community|disqus|extra|foot|header|menu|remark|rss|shoutbox|sidebar|"
+    r"sponsor|ad break|agegate|pagination|pager|popup|tweet|twitter|cookie|consent|banner|"
+    r"newsletter|subscri|related|recommend|outbrain|taboola|breadcrumb|share|social)"
+)
+_MAYBE_RE = re.compile(r"\b(?:and|article|body|column|main|shadow|content|story|post)")
+_POSITIVE_RE = re.compile(
+    r"\b(?:article|body|content|entry|hentry|main|page|post|text|blog|story|prose)"
+)
+_NEGATIVE_RE = re.compile(
+    r"\b(?:hidden|hid|banner|combx|comment|com|contact|foot|masthead|media|meta|outbrain|promo|"
+    r"related|scroll|shoutbox|sidebar|skyscraper|sponsor|shopping|tags|tool|widget|share|social|"
+    r"newsletter|subscri|recommend|popular|trending|taboola|byline|author|caption|disclaimer|"
+    r"signup|login|nav|menu|breadcrumb|cookie)"
+)
+# Inside the chosen container: blocks removed with their content whatever their text.
+_DISCARD_RE = re.compile(
+    r"\b(?:comment|disqus|related|recommend|outbrain|taboola|share|sharing|social|newsletter|"
+    r"subscri|signup|promo|advert|sponsor|breadcrumb|pagination|pager|tags|tagcloud|"
+    r"read more|more stories|most popular|trending|widget|sidebar|cookie|consent|paywall|"
+    r"byline|author (?:bio|box|info)|rating|print|toolbar|tools|caption|credit|more news)"
+)
+_COMMENTS_RE = re.compile(r"\b(?:comment|disqus|reply|replies)")
+_KEEP_RE = re.compile(r"\b(?:article body|articlebody|story body|entry content|post body)")
+_WORD_RE = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
+_COMMA_RE = re.compile(r"[,，、،]")
+_HIDDEN_STYLE_RE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 
 
-def _text_len(el: _Element) -> int:
-    return len(" ".join((el.text_content() or "").split())) if hasattr(el, "text_content") else 0
+def _hint(el: _Element) -> str:
+    """The words of class and id, lower case: "articleBody story-x" -> "article body story x"."""
+    attrib = el.attrib
+    raw = f"{attrib.get('class', '')} {attrib.get('id', '')}"
+    return " ".join(_WORD_RE.findall(raw)).lower() if raw != " " else ""
 
 
-def _link_density(el: lxml.html.HtmlElement) -> float:
-    total = _text_len(el) or 1
-    linked = sum(_text_len(a) for a in el.iter("a"))
-    return linked / total
+def _class_weight(hint: str) -> float:
+    """Readability's class weight: +25 for article-like names, -25 for chrome-like ones."""
+    if not hint:
+        return 0.0
+    weight = 0.0
+    if _NEGATIVE_RE.search(hint):
+        weight -= 25
+    if _POSITIVE_RE.search(hint):
+        weight += 25
+    return weight
+
+
+def _hidden(el: _Element) -> bool:
+    attrib = el.attrib
+    if "hidden" in attrib or attrib.get("aria-hidden") == "true":
+        return True
+    style = attrib.get("style")
+    return bool(style and _HIDDEN_STYLE_RE.search(style))
+
+
+def _strip_len(text: str | None) -> int:
+    return len(text.strip()) if text else 0
+
+
+class _Stats:
+    """Per-element text measures, computed bottom-up in one pass over the page."""
+
+    __slots__ = (
+        "commas", "comments", "hint", "inline", "inline_link", "link", "mass", "skip", "total",
+    )  # fmt: skip
+
+    def __init__(self) -> None:
+        self.total = 0  # text length of the whole subtree
+        self.link = 0  # of which inside <a>
+        self.inline = 0  # text of the element's own inline run (its "paragraph")
+        self.inline_link = 0
+        self.commas = 0  # commas in the inline run
+        self.skip = False  # in chrome or an unlikely-named block: does not vote
+        self.comments = False  # named like a comment section
+        self.hint = ""  # class and id words
+        self.mass = 0.0  # paragraph points of the whole subtree, undamped
+
+
+def _measure(root: _Element) -> tuple[list[_Element], dict[_Element, _Stats]]:
+    """Stats for every element; non-content and hidden subtrees count as empty."""
+    order: list[_Element] = []
+    stats: dict[_Element, _Stats] = {}
+    dead: set[_Element] = set()
+    for el in root.iter():
+        tag = el.tag
+        if not isinstance(tag, str):
+            continue
+        parent = el.getparent()
+        if (parent is not None and parent in dead) or tag in _NON_CONTENT or _hidden(el):
+            dead.add(el)
+            continue
+        st = _Stats()
+        st.hint = hint = _hint(el)
+        if tag in _CHROME:
+            st.skip = True
+        elif hint and tag not in ("html", "body", "article", "main"):
+            st.skip = bool(_UNLIKELY_RE.search(hint) and not _MAYBE_RE.search(hint))
+            st.comments = bool(_COMMENTS_RE.search(hint))
+        stats[el] = st
+        order.append(el)
+    for el in reversed(order):
+        st = stats[el]
+        own = el.text
+        n = _strip_len(own)
+        st.inline += n
+        st.total += n
+        if n:
+            st.commas += len(_COMMA_RE.findall(own or ""))
+        for child in el:
+            tail = child.tail
+            if tail:
+                n = _strip_len(tail)
+                st.inline += n
+                st.total += n
+                st.commas += len(_COMMA_RE.findall(tail))
+            child_stats = stats.get(child)
+            if child_stats is None:
+                continue
+            st.total += child_stats.total
+            st.link += child_stats.link
+            if child.tag in _INLINE:
+                st.inline += child_stats.total
+                st.inline_link += child_stats.link
+                st.commas += child_stats.commas
+        if el.tag == "a":
+            st.link = st.total
+            st.inline_link = st.inline
+    # A name like "header-style-2" on the wrapper of the whole page says nothing: an unlikely
+    # name only silences a block that holds a minor part of the page's text (comments always).
+    limit = stats[order[0]].total * _UNLIKELY_SHARE if order else 0
+    for el in order:
+        st = stats[el]
+        parent = el.getparent()
+        if parent is not None and (parent_stats := stats.get(parent)) and parent_stats.skip:
+            st.skip = True
+        elif st.skip and not st.comments and st.total > limit:
+            st.skip = False
+    return order, stats
+
+
+def _link_density(st: _Stats) -> float:
+    return st.link / st.total if st.total else 0.0
+
+
+def _score(order: list[_Element], stats: dict[_Element, _Stats]) -> dict[_Element, float]:
+    """Readability's content score of every container that holds a paragraph."""
+    scores: dict[_Element, float] = {}
+    for el in order:
+        st = stats[el]
+        tag = el.tag
+        if st.skip or tag in _INLINE or st.inline < _MIN_PARAGRAPH:
+            continue
+        if st.inline_link > st.inline * 0.5:
+            continue
+        points = 1.0 + st.commas + min(st.inline / 100, 3.0)
+        in_list = tag in ("li", "dd", "dt", "th")
+        if in_list:
+            points *= 0.5  # list items are menus and teasers as often as article text
+        anc = el.getparent()
+        if tag not in _PARAGRAPH_TAGS and any(
+            child.tag not in _INLINE and child in stats for child in el
+        ):
+            # Text loose among blocks (a div with a title <p> and the story as bare text):
+            # the element is that text's container, as if readability wrapped it in <p>.
+            anc = el
+        elif not in_list:
+            st.mass += points
+        level = 0
+        while anc is not None:
+            if level < 5:
+                if anc not in scores:
+                    scores[anc] = 0.0
+                scores[anc] += points / (1 if level == 0 else 2 if level == 1 else level * 3)
+            if not in_list:
+                stats[anc].mass += points
+            level += 1
+            anc = anc.getparent()
+    return scores
+
+
+def _final_scores(
+    scores: dict[_Element, float], stats: dict[_Element, _Stats]
+) -> dict[_Element, float]:
+    """Content score damped by link density, scaled (not shifted) by class/id and tag hints.
+
+    Readability adds +-25 for the names; on templates that wrap each paragraph in its own
+    "card article" that bonus outweighs the text, so here a name moves the score by a quarter.
+    """
+    final: dict[_Element, float] = {}
+    for el, score in scores.items():
+        st = stats.get(el)
+        if st is None:
+            continue
+        factor = 1 + _class_weight(st.hint) / 100
+        final[el] = score * (1 - _link_density(st)) * factor * _TAG_FACTOR.get(str(el.tag), 1.0)
+    return final
+
+
+def _top_candidate(
+    final: dict[_Element, float], stats: dict[_Element, _Stats], drops: set[_Element]
+) -> _Element:
+    """The article container; siblings it absorbed but that are not article go to ``drops``."""
+    top = max(final, key=final.__getitem__)
+    # A parent scoring higher than its best child holds the article split in several blocks.
+    last = final[top]
+    threshold = last / 3
+    parent = top.getparent()
+    while parent is not None and parent.tag not in ("body", "html"):
+        score = final.get(parent)
+        if score is None:
+            parent = parent.getparent()
+            continue
+        if score < threshold:
+            break
+        if score > last:
+            top = parent
+            break
+        last = score
+        parent = parent.getparent()
+    # An article cut in sections (by pictures, ads, "version 2" wrappers) scores in pieces:
+    # go up while the parent adds paragraphs worth a good share of what we have.
+    # Frames that add no paragraph are looked through. Siblings whose paragraphs look like
+    # teasers (named as add-ons, link-heavy) neither justify the step nor come along.
+    probe = top
+    while (parent := probe.getparent()) is not None and parent.tag not in ("body", "html"):
+        good = 0.0
+        bad: list[_Element] = []
+        for sib in parent:
+            st = stats.get(sib)
+            if sib is probe or st is None or st.mass == 0:
+                continue
+            if st.skip or _class_weight(st.hint) < 0 or _link_density(st) > _TEASER_LINKS:
+                bad.append(sib)
+            elif st.mass >= _PIECE_SHARE * stats[top].mass or st.inline >= _MIN_PARAGRAPH:
+                good += st.mass  # a paragraph or a piece of the article, not a byline
+        if good >= _EXPAND_SHARE * stats[top].mass:
+            top = probe = parent
+            drops.update(bad)
+        elif good or bad:
+            break
+        else:
+            probe = parent
+    # The only child of its parent: the parent is the same container with its frame.
+    while (
+        (parent := top.getparent()) is not None
+        and parent.tag not in ("body", "html")
+        and len(parent) == 1
+    ):
+        top = parent
+    return top
+
+
+def _siblings(
+    top: _Element, final: dict[_Element, float], stats: dict[_Element, _Stats]
+) -> list[_Element]:
+    """The top container plus the siblings that continue the article (readability's rule)."""
+    parent = top.getparent()
+    if parent is None:
+        return [top]
+    top_score = final.get(top, 0.0)
+    threshold = max(10.0, top_score * 0.2)
+    top_class = top.attrib.get("class", "")
+    chosen: list[_Element] = []
+    for sib in parent:
+        if not isinstance(sib.tag, str) or sib not in stats:
+            continue
+        if sib is top:
+            chosen.append(sib)
+            continue
+        st = stats[sib]
+        if st.skip:
+            continue
+        bonus = top_score * 0.2 if top_class and sib.attrib.get("class", "") == top_class else 0.0
+        if final.get(sib, 0.0) + bonus >= threshold:
+            chosen.append(sib)
+        elif sib.tag == "p":
+            density = _link_density(st)
+            text = sib.text_content().strip()
+            if (st.total > 80 and density < 0.25) or (
+                0 < st.total <= 80 and density == 0 and text.endswith((".", "!", "?", "。"))
+            ):
+                chosen.append(sib)
+    return chosen
+
+
+def _should_drop(el: _Element, st: _Stats, scores: dict[_Element, float], whole: int) -> bool:
+    """Readability's conditional cleaning plus trafilatura-style name-based discards.
+
+    A name alone never removes most of the container's text (``whole``): wrappers are named
+    "widget" or "tools" too, and then the name says nothing about what they hold.
+    """
+    tag = el.tag
+    hint = _hint(el)
+    if (
+        hint
+        and _DISCARD_RE.search(hint)
+        and not _KEEP_RE.search(hint)
+        and (st.total * 2 < whole or _COMMENTS_RE.search(hint))
+    ):
+        return True
+    if tag in _CHROME:
+        return True
+    if tag not in ("div", "section", "ul", "ol", "table", "dl", "aside", "header", "form"):
+        return False
+    weight = _class_weight(hint)
+    if weight + scores.get(el, 0.0) < 0:
+        return True
+    if st.commas >= 10:
+        return False
+    density = _link_density(st)
+    if weight < 25 and density > 0.2 and st.total < 200:
+        return True
+    if weight >= 25 and density > 0.5:
+        return True
+    return density > 0.5 and tag in ("ul", "ol", "dl")
+
+
+def _pruned_copy(
+    kept: list[_Element],
+    stats: dict[_Element, _Stats],
+    scores: dict[_Element, float],
+    drops: set[_Element],
+) -> lxml.html.HtmlElement:
+    """A detached div holding copies of ``kept``, boilerplate blocks dropped."""
+    wrapper: lxml.html.HtmlElement = lxml.html.Element("div")
+    for orig in kept:
+        dup = deepcopy(orig)
+        dup.tail = None
+        removed: list[_Element] = []
+        for src, dst in zip(orig.iter(), dup.iter(), strict=True):
+            if not isinstance(src.tag, str):
+                continue
+            st = stats.get(src)
+            if st is None:
+                if src.getparent() in stats:
+                    removed.append(dst)
+                continue
+            if src is not orig and (
+                src in drops or _should_drop(src, st, scores, stats[orig].total)
+            ):
+                removed.append(dst)
+        for dst in removed:
+            if dst.getparent() is not None:
+                dst.drop_tree()
+        if dup.tag not in ("p", "div", "section", "article", "main", "td", "pre", "blockquote"):
+            dup.tag = "div"
+        for attr in ("class", "id"):
+            dup.attrib.pop(attr, None)
+        wrapper.append(dup)
+    return wrapper
 
 
 def find_main_content(root: lxml.html.HtmlElement) -> lxml.html.HtmlElement | None:
-    """The element most likely to hold the article text, or None when no paragraph has text."""
-    scores: dict[lxml.html.HtmlElement, float] = {}
-    for para in root.iter(*_TEXT_TAGS):
-        if any(isinstance(a.tag, str) and a.tag in _SKIP for a in para.iterancestors()):
-            continue
-        length = _text_len(para)
-        if length < 25:
-            continue
-        parent = para.getparent()
-        if parent is None:
-            continue
-        score = 1 + min(length / 100, 3) + para.text_content().count(",")
-        scores[parent] = scores.get(parent, 0.0) + score
-        grand = parent.getparent()
-        if grand is not None:
-            scores[grand] = scores.get(grand, 0.0) + score / 2
+    """A pruned copy of the page's article container, or None when no paragraph has text."""
+    order, stats = _measure(root)
+    scores = _score(order, stats)
     if not scores:
         return None
-    ranked = ((s * (1 - _link_density(el)), el) for el, s in scores.items())
-    return max(ranked, key=lambda pair: pair[0])[1]
+    final = _final_scores(scores, stats)
+    drops: set[_Element] = set()
+    top = _top_candidate(final, stats, drops)
+    return _pruned_copy(_siblings(top, final, stats), stats, scores, drops)
+
+
+_TOKEN_RE = re.compile(r"\w+")
+
+
+def word_coverage(fragment: _Element, text: str) -> float:
+    """Share of ``text``'s words (with repeats) that the fragment's text also has."""
+    want = Counter(_TOKEN_RE.findall(text.lower()))
+    if not want:
+        return 0.0
+    have = Counter(_TOKEN_RE.findall(fragment.text_content().lower()))
+    return sum((want & have).values()) / sum(want.values())
