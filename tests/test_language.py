@@ -1,0 +1,298 @@
+"""Language detection on real labelled text (tests/fixtures/langid), and the pipeline around it.
+
+The thresholds are the project's targets on the copied dev sentences (Russian without the site's
+languages: 98 %, see that test); every test is deterministic (seeded langdetect) and offline.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from collections.abc import Callable, Sequence
+from functools import cache
+from pathlib import Path
+
+import pytest
+from scrapy.utils.test import get_crawler
+
+from ingest.items import ArticleItem
+from pipelines.language import (
+    LanguagePipeline,
+    detect_language,
+    langdetect_languages,
+    langdetect_probabilities,
+    normalise_text,
+)
+
+LANGID = Path(__file__).parent / "fixtures" / "langid"
+SITE_LANGUAGES = ["uk", "ru", "en"]
+LOOKALIKES = ("bg", "mk", "be", "sr")
+
+Sample = tuple[str, str]  # (true ISO 639-1 code, text)
+
+
+@cache
+def samples(name: str) -> tuple[Sample, ...]:
+    """Rows of a fixture: leipzig (lang, text), rbc (lang, title), tatoeba (ru, uk) pairs."""
+    with (LANGID / name).open(encoding="utf-8", newline="") as handle:
+        if name.startswith("rbc_"):  # CSV-style quoting
+            return tuple(
+                (row["lang"], row["title"]) for row in csv.DictReader(handle, delimiter="\t")
+            )
+        rows = list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
+    if "text" in rows[0]:
+        return tuple((row["lang"], row["text"]) for row in rows)
+    return tuple((lang, row[lang]) for row in rows for lang in ("uk", "ru"))
+
+
+def sentences() -> tuple[Sample, ...]:
+    return samples("leipzig_sentences_dev.tsv")
+
+
+def ours(candidates: Sequence[str] | None = None) -> Callable[[str], str | None]:
+    return lambda text: detect_language(text, candidates)[0]
+
+
+def plain(text: str) -> str | None:
+    """Seeded langdetect alone, on the raw text: the baseline."""
+    probs = langdetect_probabilities(text)
+    return max(probs, key=probs.__getitem__) if probs else None
+
+
+def rate(
+    data: Sequence[Sample], lang: str, detect: Callable[[str], str | None], guess: str
+) -> float:
+    """Share of ``lang`` samples that ``detect`` answers with ``guess``."""
+    texts = [text for truth, text in data if truth == lang]
+    assert texts, f"no {lang} samples"
+    return sum(detect(text) == guess for text in texts) / len(texts)
+
+
+def count_as(
+    data: Sequence[Sample], lang: str, detect: Callable[[str], str | None], guesses: set[str]
+) -> int:
+    return sum(detect(text) in guesses for truth, text in data if truth == lang)
+
+
+# --- accuracy targets ---------------------------------------------------------------------------
+
+
+def test_ukrainian_sentences_are_ukrainian_and_not_russian() -> None:
+    assert rate(sentences(), "uk", ours(), "uk") >= 0.99
+    assert rate(sentences(), "uk", ours(), "ru") <= 0.005
+
+
+def test_russian_sentences_without_site_languages() -> None:
+    # 2 of the 100 dev sentences ("Леса напряжена.", "от уж не ожидала.") carry no letter or
+    # function word that separates Russian from Bulgarian; langdetect says bg for both.
+    assert rate(sentences(), "ru", ours(), "ru") >= 0.98
+    assert rate(sentences(), "ru", ours(), "uk") <= 0.005
+
+
+@pytest.mark.parametrize("lang", ["uk", "ru"])
+def test_sentences_with_the_site_languages(lang: str) -> None:
+    """How the pipeline runs on a uk/ru/en site: both at least 99 %."""
+    assert rate(sentences(), lang, ours(SITE_LANGUAGES), lang) >= 0.99
+
+
+def test_better_than_plain_langdetect_on_uk_ru() -> None:
+    for data in (sentences(), samples("tatoeba_rus_ukr_parallel_dev.tsv")):
+        for lang in ("uk", "ru"):
+            assert rate(data, lang, ours(), lang) >= rate(data, lang, plain, lang), lang
+
+
+def test_paragraphs_of_every_language_langdetect_knows() -> None:
+    data = samples("leipzig_paragraphs_dev.tsv")
+    known = sorted({lang for lang, _ in data} & langdetect_languages())
+    assert {"uk", "ru", "bg", "mk", "en", "de"} <= set(known)
+    wrong = [(lang, detect_language(text)[0]) for lang, text in data if lang in known]
+    assert [(lang, guess) for lang, guess in wrong if guess != lang] == []
+
+
+def test_paragraphs_of_unknown_lookalikes_stay_out_of_uk_ru() -> None:
+    data = samples("leipzig_paragraphs_dev.tsv")
+    unknown = {lang for lang, _ in data} - langdetect_languages()
+    assert unknown == {"be", "sr", "kk"}
+    for lang in unknown:
+        assert count_as(data, lang, ours(), {"uk", "ru"}) == 0, lang
+
+
+@pytest.mark.parametrize("lang", LOOKALIKES)
+def test_lookalikes_not_taken_for_uk_ru_more_than_plain(lang: str) -> None:
+    assert count_as(sentences(), lang, ours(), {"uk", "ru"}) <= count_as(
+        sentences(), lang, plain, {"uk", "ru"}
+    )
+
+
+def test_rbc_headlines_with_site_languages() -> None:
+    """Real rbc.ua titles (URL prefix inverted: /rus/ = uk); titles are short, so ≥ 98 %."""
+    data = samples("rbc_ua_headlines_2026-05-09.labelled.tsv")
+    assert len(data) == 168
+    detect = ours(SITE_LANGUAGES)
+    assert rate(data, "uk", detect, "uk") >= 0.98
+    assert rate(data, "ru", detect, "ru") >= 0.96
+
+
+# --- behaviour ------------------------------------------------------------------------------------
+
+
+def test_deterministic() -> None:
+    text = "Ось пройшов р1к, у мене р1зний цикл."
+    first = detect_language(text)
+    detect_language("Да те, что Андрюха вчера топил.")
+    assert detect_language(text) == first
+    assert [detect_language(t) for _, t in sentences()[:50]] == [
+        detect_language(t) for _, t in sentences()[:50]
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   \n\t ",
+        "Да.",
+        "ok",
+        "!!! ??? ... 12345 3,14 2024-05-09",
+        "https://www.rbc.ua/rus/news/x-1751639400.html info@rbc.ua",
+        "\x00\x01\x85\x9f\x92",
+    ],
+)
+def test_short_empty_or_garbage_is_undetected(text: str) -> None:
+    assert detect_language(text) == (None, 0.0)
+    assert detect_language(text, SITE_LANGUAGES) == (None, 0.0)
+
+
+def test_result_shape() -> None:
+    lang, confidence = detect_language(sentences()[0][1])
+    assert lang == "uk"
+    assert 0.5 < confidence <= 1.0
+
+
+def test_site_languages_restrict_uk_ru_lookalikes() -> None:
+    # langdetect alone takes this Russian sentence for Bulgarian.
+    text = "Леса напряжена."
+    assert plain(text) == "bg"
+    lang, confidence = detect_language(text, SITE_LANGUAGES)
+    assert lang == "ru"
+    assert 0.0 < confidence <= 1.0
+
+
+def test_clearly_german_paragraph_stays_german_on_a_uk_ru_en_site() -> None:
+    german = [text for lang, text in samples("leipzig_paragraphs_dev.tsv") if lang == "de"]
+    for text in german:
+        lang, confidence = detect_language(text, SITE_LANGUAGES)
+        assert lang == "de"
+        assert confidence > 0.9
+
+
+def test_clearly_bulgarian_paragraph_stays_bulgarian_on_a_uk_ru_en_site() -> None:
+    data = samples("leipzig_paragraphs_dev.tsv")
+    assert {detect_language(text, SITE_LANGUAGES)[0] for lang, text in data if lang == "bg"} == {
+        "bg"
+    }
+
+
+def test_c1_control_mojibake_is_normalised() -> None:
+    dirty = [text for _, text in sentences() if any("\x80" <= c <= "\x9f" for c in text)]
+    assert len(dirty) >= 5  # real Leipzig French/Spanish rows
+    for text in dirty:
+        assert not any("\x80" <= c <= "\x9f" for c in normalise_text(text))
+    assert (
+        normalise_text("deux font l\x92objet d\x92un engagement")
+        == "deux font l’objet d’un engagement"
+    )
+    assert (
+        detect_language("Parmi ces applications, deux font l\x92objet d\x92un engagement fort.")[0]
+        == "fr"
+    )
+
+
+def test_normalisation() -> None:
+    assert normalise_text("  a\u0301b \t\n c ") == "áb c"  # NFC, whitespace
+    assert normalise_text("див. https://x.ua/a?b=1 або a@b.ua, 2024 р.") == "див. або р."
+    # Latin "i" typed for Cyrillic "і" in Ukrainian text; the apostrophe variants unified.
+    assert normalise_text("декiлька iнших, ровом i крiпким") == "декілька інших, ровом і кріпким"
+    assert normalise_text("м’ясо мʼясо м'ясо") == "м'ясо м'ясо м'ясо"
+    assert normalise_text("Version I of it") == "Version I of it"
+
+
+def test_ukrainian_with_latin_i_is_ukrainian() -> None:
+    text = (
+        "Кругом його декiлька iнших шатер - для генеральних старшин, писаря, суддi, обозного тощо."
+    )
+    assert plain(text) == "ru"
+    assert detect_language(text)[0] == "uk"
+
+
+# --- pipeline -------------------------------------------------------------------------------------
+
+UK_BODY = (
+    "Під час телефонної розмови президенти обговорили постачання систем протиповітряної "
+    "оборони.\n\nСторони домовилися працювати разом, а команди найближчим часом зустрінуться."
+)
+
+
+def make_item(
+    body: str | None, lang_declared: str | None = None, title: str = "Заголовок"
+) -> ArticleItem:
+    url = "https://www.rbc.ua/rus/news/x-1751639400.html"
+    return ArticleItem(
+        url=url,
+        fetched_url=url,
+        site="rbc",
+        fetched_at="2025-07-04T16:00:00+00:00",
+        title=title,
+        body=body,
+        lang_declared=lang_declared,
+        candidate_languages=list(SITE_LANGUAGES),
+    )
+
+
+@pytest.fixture
+def pipeline() -> LanguagePipeline:
+    return LanguagePipeline.from_crawler(get_crawler())
+
+
+def test_pipeline_sets_language_and_confidence(pipeline: LanguagePipeline) -> None:
+    item = pipeline.process_item(make_item(UK_BODY, lang_declared="uk"))
+    assert item.lang == "uk"
+    assert item.lang_confidence is not None
+    assert 0.9 < item.lang_confidence <= 1.0
+    assert pipeline.stats.get_value("ingest/language/detected/uk") == 1
+    assert pipeline.stats.get_value("ingest/language/disagree") is None
+
+
+def test_pipeline_counts_and_logs_a_disagreement(
+    pipeline: LanguagePipeline, caplog: pytest.LogCaptureFixture
+) -> None:
+    item = make_item(UK_BODY, lang_declared="ru")  # rbc.ua's inverted /rus/ prefix
+    with caplog.at_level(logging.INFO, logger="pipelines.language"):
+        pipeline.process_item(item)
+    assert item.lang == "uk"
+    assert pipeline.stats.get_value("ingest/language/disagree") == 1
+    lines = [r.getMessage() for r in caplog.records if r.name == "pipelines.language"]
+    assert len(lines) == 1
+    assert item.url in lines[0]
+    assert "declared=ru" in lines[0]
+    assert "detected=uk" in lines[0]
+
+
+@pytest.mark.parametrize("body", [None, "", "  \n\n "])
+def test_pipeline_leaves_lang_none_on_an_empty_body(
+    pipeline: LanguagePipeline, body: str | None
+) -> None:
+    # The title alone is never used, however clear it is.
+    item = pipeline.process_item(
+        make_item(body, title="Зеленський і Трамп домовилися посилити ППО")
+    )
+    assert item.lang is None
+    assert item.lang_confidence is None
+    assert pipeline.stats.get_value("ingest/language/undetected") == 1
+    assert pipeline.stats.get_value("ingest/language/disagree") is None
+
+
+def test_pipeline_passes_other_items_through(pipeline: LanguagePipeline) -> None:
+    other = {"body": UK_BODY}
+    assert pipeline.process_item(other) is other
+    assert other == {"body": UK_BODY}
