@@ -54,6 +54,7 @@ TRACKING_PARAMS = (
 _LANG_ALIASES = {"ua": "uk", "ukr": "uk", "rus": "ru", "eng": "en"}
 _AUTHOR_NOISE_RE = re.compile(r"^(?:by|von|par|автор|автори|авторы)\s*:?\s+", re.IGNORECASE)
 _NOT_A_NAME_RE = re.compile(r"@|https?://|\d{1,2}[./:]\d{2}|email the author", re.IGNORECASE)
+AUTHOR_META = ("author", "article:author", "byl", "parsely-author", "sailthru.author")
 MIN_LD_BODY = 200  # shorter JSON-LD articleBody values are teasers, not the article
 LD_AGREEMENT = 0.7  # share of articleBody's words the generic container must hold to win
 
@@ -109,14 +110,17 @@ def _first_text(sel: Selector, css: str) -> str | None:
     return text or None
 
 
-def _names(value: Any) -> list[str]:
+def _names(value: Any, *, people_only: bool = False) -> list[str]:
+    """Names in a JSON-LD author/publisher value (a string, an object or a list of them)."""
     if isinstance(value, str):
         return [value]
     if isinstance(value, dict):
+        if people_only and value.get("@type") in ("Organization", "NewsMediaOrganization"):
+            return []
         name = value.get("name")
         return [name] if isinstance(name, str) else []
     if isinstance(value, list):
-        return [n for entry in value for n in _names(entry)]
+        return [n for entry in value for n in _names(entry, people_only=people_only)]
     return []
 
 
@@ -238,15 +242,22 @@ def parse_page(
 
     publisher = {n.casefold() for n in _names(ld.get("publisher"))}
     if site:
-        publisher.add(site.name.casefold())
-    author_names = _names(ld.get("author"))
-    if not author_names and sels and sels.authors:
-        author_names = [collapse(t) for t in sel.css(sels.authors).xpath("string()").getall()]
-    if not author_names and (meta_author := _meta(sel, "author")):
-        author_names = [meta_author]
+        publisher.update({site.name.casefold(), site.title.casefold()})
+    # People first from JSON-LD, then the site's byline, then meta; an organisation named as
+    # the author (common in JSON-LD) is not a person, so the next source is tried.
+    authors = clean_authors(_names(ld.get("author"), people_only=True), publisher)
+    if not authors and sels and sels.authors:
+        byline = [collapse(t) for t in sel.css(sels.authors).xpath("string()").getall()]
+        authors = clean_authors(byline, publisher)
+    for name in AUTHOR_META:
+        if authors:
+            break
+        value = _meta(sel, name)
+        if value and not value.startswith("http"):  # article:author is often a profile URL
+            authors = clean_authors([value], publisher)
 
     tags = [collapse(t) for t in sel.xpath('//meta[@property="article:tag"]/@content').getall()]
-    keywords = ld.get("keywords")
+    keywords: Any = ld.get("keywords") or _meta(sel, "news_keywords") or _meta(sel, "keywords")
     if not tags and isinstance(keywords, str):
         tags = [k.strip() for k in keywords.split(",") if k.strip()]
     elif not tags and isinstance(keywords, list):
@@ -288,7 +299,7 @@ def parse_page(
         published_source=published_source,
         modified_raw=modified_raw,
         modified=to_utc_iso(modified) if modified else None,
-        authors=clean_authors(author_names, publisher),
+        authors=authors,
         section=section,
         tags=list(dict.fromkeys(tags)),
         images=_top_images(sel, site, canonical),

@@ -1,17 +1,23 @@
 """Declared sites: what the project knows about a publisher, as data.
 
-Each spider module under ``spiders/`` that targets one publisher declares a module-level
-``SITE = Site(...)``. Extraction (``ingest.extract``) and the pipelines look sites up here by
-URL, so a site's selectors and drop rules live in exactly one place.
+A site is one entry: a TOML file in ``ingest/site_entries/`` (crawled by the generic ``feed``
+and ``sitemap`` spiders), or, for a site with a spider of its own, a module-level
+``SITE = Site(...)`` in that spider's module. Extraction (``ingest.extract``) and the pipelines
+look sites up here by URL, so a site's selectors and drop rules live in exactly one place.
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
-from dataclasses import dataclass, field
+import tomllib
+from dataclasses import dataclass, field, fields
 from functools import cache
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
+
+ENTRIES_DIR = Path(__file__).resolve().parent / "site_entries"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,6 +45,9 @@ class Site:
     name: str
     domains: tuple[str, ...]
     languages: tuple[str, ...]
+    title: str = ""  # the publisher's name as readers know it
+    feeds: tuple[str, ...] = ()  # RSS/Atom URLs the ``feed`` spider starts from
+    sitemaps: tuple[str, ...] = ()  # sitemap (index) URLs the ``sitemap`` spider starts from
     timezone: str = "UTC"  # for dates printed on the page without an offset
     selectors: SiteSelectors = field(default_factory=SiteSelectors)
     drop: tuple[
@@ -55,16 +64,40 @@ class Site:
         return any(host == d or host.endswith("." + d) for d in self.domains)
 
 
+def site_from_entry(data: dict[str, Any], source: str = "<entry>") -> Site:
+    """A Site from one declared entry (parsed TOML); unknown keys are an error, not ignored."""
+    data = dict(data)
+    selectors = data.pop("selectors", {})
+    known = {f.name for f in fields(Site)}
+    unknown = sorted(set(data) - known) + [
+        f"selectors.{k}" for k in sorted(set(selectors) - {f.name for f in fields(SiteSelectors)})
+    ]
+    if unknown:
+        raise ValueError(f"{source}: unknown key(s) {', '.join(unknown)}")
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+    return Site(selectors=SiteSelectors(**selectors), **values)
+
+
+def load_entries(directory: Path = ENTRIES_DIR) -> list[Site]:
+    """Every ``*.toml`` site entry in ``directory``, sorted by file name."""
+    return [
+        site_from_entry(tomllib.loads(path.read_text("utf-8")), str(path))
+        for path in sorted(directory.glob("*.toml"))
+    ]
+
+
 @cache
 def registry() -> dict[str, Site]:
-    """Every ``SITE`` declared by a module of the ``spiders`` package, by name."""
+    """Every declared site by name: the TOML entries and each spider module's ``SITE``."""
     import spiders
 
-    sites: dict[str, Site] = {}
+    sites: dict[str, Site] = {site.name: site for site in load_entries()}
     for info in pkgutil.iter_modules(spiders.__path__):
         module = importlib.import_module(f"spiders.{info.name}")
         site = getattr(module, "SITE", None)
         if isinstance(site, Site):
+            if site.name in sites:
+                raise ValueError(f"site {site.name!r} is declared twice")
             sites[site.name] = site
     return sites
 

@@ -19,7 +19,10 @@ from spiders.rbc import RbcSpider
 from .conftest import FIXTURES
 
 RBC = FIXTURES / "rbc"
-SOURCES: dict[str, str] = json.loads((RBC / "source.json").read_text("utf-8"))["files"]
+SOURCES: dict[str, str] = {
+    name: entry["url"]
+    for name, entry in json.loads((RBC / "source.json").read_text("utf-8"))["files"].items()
+}
 
 
 def spider(**kwargs: Any) -> RbcSpider:

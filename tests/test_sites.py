@@ -1,0 +1,81 @@
+"""Every declared site, one parametrized test: its saved pages through ``extract_article`` give
+the expected fields. Adding a site = its entry + ``tests/fixtures/<name>/`` (source.json, pages,
+expected JSON), no test code."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ingest.extract import extract_article
+from ingest.sites import load_entries, registry, site_from_entry
+
+from .conftest import FIXTURES
+
+
+def cases() -> list[tuple[str, Path, str, Path]]:
+    """(site, page, url, expected JSON) for every page listed in a site's source.json."""
+    out = []
+    for name in sorted(registry()):
+        source = FIXTURES / name / "source.json"
+        if not source.exists():
+            continue
+        for fname, entry in json.loads(source.read_text("utf-8"))["files"].items():
+            expected = FIXTURES / name / f"{Path(fname).stem}.json"
+            if entry.get("kind") == "article" and expected.exists():
+                page = (source.parent / entry.get("path", fname)).resolve()
+                out.append((name, page, entry["url"], expected))
+    return out
+
+
+def token_f1(got: str, want: str) -> float:
+    a = Counter(re.findall(r"\w+", got.casefold()))
+    b = Counter(re.findall(r"\w+", want.casefold()))
+    tp = sum((a & b).values())
+    return 0.0 if not tp else 2 * tp / (sum(a.values()) + sum(b.values()))
+
+
+def test_every_declared_site_has_a_fixture_with_expected_json() -> None:
+    covered = {site for site, *_ in cases()}
+    assert covered == set(registry()), f"sites without fixtures: {set(registry()) - covered}"
+
+
+@pytest.mark.parametrize(
+    ("site", "page", "url", "expected_path"), cases(), ids=lambda v: getattr(v, "name", v)
+)
+def test_declared_site_page(site: str, page: Path, url: str, expected_path: Path) -> None:
+    expected: dict[str, Any] = json.loads(expected_path.read_text("utf-8"))
+    item = extract_article(page.read_text("utf-8"), url)
+    got = asdict(item)
+    got["body"] = (item.body or "").split("\n\n")
+    assert item.site == site
+    min_f1 = expected.get("_min_body_f1")
+    for key, value in expected.items():
+        if key.startswith("_"):
+            continue
+        if key == "body" and min_f1 is not None:
+            assert token_f1(item.body or "", "\n".join(value)) >= min_f1
+        else:
+            assert got[key] == value, key
+
+
+def test_entries_reject_unknown_keys() -> None:
+    with pytest.raises(ValueError, match=r"unknown key\(s\) feed, selectors.titel"):
+        site_from_entry(
+            {"name": "x", "domains": ["x.com"], "languages": ["en"], "feed": [],
+             "selectors": {"titel": "h1"}}
+        )  # fmt: skip
+
+
+def test_toml_entries_load_as_sites() -> None:
+    names = [site.name for site in load_entries()]
+    assert names == ["euronews", "pravda"]
+    pravda = registry()["pravda"]
+    assert pravda.owns("https://epravda.com.ua/x") and not pravda.owns("https://notpravda.com.ua/")
+    assert pravda.timezone == "Europe/Kyiv"
