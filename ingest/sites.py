@@ -74,7 +74,7 @@ def site_from_entry(data: dict[str, Any], source: str = "<entry>") -> Site:
     ]
     if unknown:
         raise ValueError(f"{source}: unknown key(s) {', '.join(unknown)}")
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+    values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
     return Site(selectors=SiteSelectors(**selectors), **values)
 
 

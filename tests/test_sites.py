@@ -77,5 +77,6 @@ def test_toml_entries_load_as_sites() -> None:
     names = [site.name for site in load_entries()]
     assert names == ["euronews", "pravda"]
     pravda = registry()["pravda"]
-    assert pravda.owns("https://epravda.com.ua/x") and not pravda.owns("https://notpravda.com.ua/")
+    assert pravda.owns("https://epravda.com.ua/x")
+    assert not pravda.owns("https://notpravda.com.ua/")
     assert pravda.timezone == "Europe/Kyiv"
