@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo crawl test lint bench-extract bench-langid clean
+.PHONY: install demo crawl test lint bench-extract bench-langid bench-pages clean
 
 $(BIN)/ingest: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,9 @@ bench-extract: $(BIN)/ingest ## ours vs trafilatura on ../shared/data/article-ex
 
 bench-langid: $(BIN)/ingest ## detect_language vs plain langdetect on ../shared/data/langid
 	$(BIN)/python benchmarks/langid_bench.py
+
+bench-pages: $(BIN)/ingest ## body F1 and language of the real pages in tests/fixtures/news_pages
+	$(BIN)/python benchmarks/news_pages.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .mypy_cache .ruff_cache .pytest_cache
