@@ -101,6 +101,17 @@ def test_dedup_lets_an_edited_article_through(stats: MemoryStatsCollector, db_pa
     assert edited.body_hash == body_hash(BODY + " Оновлено.")
 
 
+def test_dedup_sends_a_known_body_under_a_new_url_to_its_stored_row(
+    stats: MemoryStatsCollector, db_path: Path
+) -> None:
+    """A later crawl finding the same text under another URL updates the stored row."""
+    run_storage(db_path, [article(body_hash=body_hash(BODY))])
+    moved = article(url=UK_URL.replace(".html", "-amp.html"))
+    out = DedupPipeline(stats, str(db_path)).process_item(moved)
+    assert out.url == UK_URL
+    assert stats.get_value("ingest/dedup/rekeyed") == 1
+
+
 def test_body_hash_ignores_whitespace_and_case() -> None:
     assert body_hash("A  b\n\nC") == body_hash("a b c")
     assert body_hash("a b c") != body_hash("a b d")
