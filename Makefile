@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo crawl test lint bench-extract bench-langid bench-pages clean
+.PHONY: install demo crawl test lint bench bench-extract bench-langid bench-pages clean
 
 $(BIN)/ingest: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ lint: $(BIN)/ingest
 
 test: lint ## ruff, mypy and pytest, offline
 	$(BIN)/python -m pytest
+
+bench: $(BIN)/ingest ## the whole pipeline end to end on 127.0.0.1, N=1,000 and 10,000, vs trafilatura
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python benchmarks/pipeline_bench.py --n 1000 --n 10000
 
 bench-extract: $(BIN)/ingest ## ours vs trafilatura on ../shared/data/article-extraction-benchmark
 	$(BIN)/pip install --quiet -e '.[bench]'

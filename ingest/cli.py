@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -14,6 +13,7 @@ import click
 from sqlite_utils import Database
 
 from ingest.db import DB_ENVVAR, default_db_path, open_db
+from ingest.locks import hold_spider_locks
 
 DEMO_DB = Path("data") / "demo.db"
 # The bundled RBC mirror holds stories of 2-4 July 2025; the demo crawls those archive days.
@@ -49,8 +49,13 @@ def run_crawl(
     db_path: Path,
     spider_args: dict[str, str],
     settings_overrides: dict[str, Any],
+    *,
+    jobdirs: dict[str, Path] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Run spiders in this process (one reactor), return each spider's final Scrapy stats."""
+    """Run spiders in this process (one reactor), return each spider's final Scrapy stats.
+
+    ``jobdirs`` gives a spider its own Scrapy JOBDIR (queue, dupefilter, spider state on disk).
+    """
     os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "ingest.settings")
     from scrapy import signals
     from scrapy.crawler import CrawlerProcess
@@ -71,9 +76,12 @@ def run_crawl(
     results: dict[str, dict[str, Any]] = {}
     for name in spiders:
         crawler = process.create_crawler(name)
+        if jobdirs and name in jobdirs:
+            crawler.settings.set("JOBDIR", str(jobdirs[name]), priority="cmdline")
 
         def keep(spider: Any, reason: str, crawler: Any = crawler, name: str = name) -> None:
-            results[name] = dict(crawler.stats.get_stats())
+            # `reason`, not the stat: CoreStats may set finish_reason after this handler runs.
+            results[name] = {**crawler.stats.get_stats(), "finish_reason": reason}
 
         crawler.signals.connect(keep, signal=signals.spider_closed)
         try:
@@ -109,6 +117,13 @@ def summary_lines(db: Database, run_stats: dict[str, Any] | None = None) -> list
         )
         if blocked := run_stats.get("robotstxt/forbidden"):
             lines.append(f"not fetched, robots.txt disallows: {blocked}")
+        skips = {
+            k.removeprefix("ingest/skipped/"): v
+            for k, v in sorted(run_stats.items())
+            if k.startswith("ingest/skipped/") and v
+        }
+        if skips:
+            lines.append("not downloaded again: " + ", ".join(f"{k} {v}" for k, v in skips.items()))
     return lines
 
 
@@ -126,20 +141,62 @@ def cli() -> None:
 @db_option
 @click.option("-a", "args", multiple=True, metavar="NAME=VALUE", help="Spider argument.")
 @click.option("-s", "sets", multiple=True, metavar="NAME=VALUE", help="Scrapy setting.")
+@click.option("--full", is_flag=True, help="Download every article again, changed or not.")
+@click.option("--resume", is_flag=True, help="Continue the crawl that was interrupted.")
+@click.option(
+    "--jobdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="INGEST_JOBDIR",
+    help="Where crawl state for --resume lives (default: jobs/ beside the database).",
+)
 def crawl(
-    spiders: tuple[str, ...], db_path: Path | None, args: tuple[str, ...], sets: tuple[str, ...]
+    spiders: tuple[str, ...],
+    db_path: Path | None,
+    args: tuple[str, ...],
+    sets: tuple[str, ...],
+    full: bool,
+    resume: bool,
+    jobdir: Path | None,
 ) -> None:
     """Crawl SPIDERS and store their articles.
 
+    Stored articles are only downloaded again when their feed says they changed or they are
+    recent (INGEST_REFRESH_WINDOW); --full downloads everything. Ctrl+C or SIGTERM stops
+    gracefully; the same command with --resume then continues where it stopped.
+
     Example: ingest crawl rbc -a lang=uk,en -a since=2025-07-01 --db data/news.db
     """
+    from ingest.jobs import NotAJobDir, discard, is_job_dir, job_dirs
+
     db = db_path or default_db_path()
-    results = run_crawl(spiders, db, _pairs(args, "-a"), _pairs(sets, "-s"))
+    hold_spider_locks(db, spiders)  # one run per spider and DB; freed on exit
+    overrides: dict[str, Any] = dict(_pairs(sets, "-s"))
+    if full:
+        overrides["INGEST_INCREMENTAL"] = False
+    jobdirs = job_dirs(db, list(spiders), jobdir)
+    for name, path in jobdirs.items():
+        try:
+            if resume and not is_job_dir(path):
+                click.echo(
+                    f"{name}: nothing to resume in {path}; crawling from the start", err=True
+                )
+            elif not resume and discard(path):
+                click.echo(f"{name}: discarded an unfinished crawl's state in {path}", err=True)
+        except NotAJobDir as exc:
+            raise click.ClickException(str(exc)) from exc
+    results = run_crawl(spiders, db, _pairs(args, "-a"), overrides, jobdirs=jobdirs)
     for name, stats in results.items():
+        skipped = sum(v for k, v in stats.items() if k.startswith("ingest/skipped/"))
+        reason = stats.get("finish_reason", "?")
         click.echo(
             f"{name}: {stats.get('ingest/stored', 0)} stored, "
-            f"finish reason {stats.get('finish_reason', '?')}"
+            f"{stats.get('ingest/unchanged', 0)} unchanged, {skipped} not downloaded again, "
+            f"finish reason {reason}"
         )
+        if reason == "finished":
+            discard(jobdirs[name])  # nothing left to resume
+        else:
+            click.echo(f"{name}: to continue, run the same command with --resume", err=True)
     if any(stats.get("finish_reason") != "finished" for stats in results.values()):
         sys.exit(1)
 
@@ -161,6 +218,7 @@ def demo(db_path: Path) -> None:
     Example: ingest demo --db /tmp/demo.db
     """
     from ingest.mirror import mirror_root, serve
+    from ingest.query import search_rows
 
     with serve(mirror_root("rbc")) as server:
         settings = {
@@ -203,72 +261,6 @@ def extract(file: Any, url: str, as_json: bool) -> None:
     click.echo(f"[{item.lang or '?'}] {item.published or ''} {', '.join(item.authors)}".rstrip())
     click.echo()
     click.echo(item.body or "")
-
-
-def search_rows(
-    db: Database,
-    query: str,
-    *,
-    lang: str | None = None,
-    since: str | None = None,
-    limit: int = 10,
-    raw: bool = False,
-) -> Any:
-    """Ranked FTS5 matches with a snippet; terms are quoted unless ``raw`` FTS syntax is wanted."""
-    where = ["articles_fts match :q"]
-    params: dict[str, Any] = {"q": query if raw else db.quote_fts(query), "limit": limit}
-    if lang:
-        where.append("a.lang = :lang")
-        params["lang"] = lang
-    if since:
-        where.append("a.published >= :since")
-        params["since"] = since
-    # Only fixed clauses are joined in; every value is a bound parameter.
-    sql = (
-        "select a.url, a.title, a.lang, a.published, "  # noqa: S608
-        "snippet(articles_fts, -1, '[', ']', '…', 16) as snippet "
-        "from articles_fts join articles a on a.rowid = articles_fts.rowid "
-        f"where {' and '.join(where)} order by articles_fts.rank limit :limit"
-    )
-    cursor = db.execute(sql, params)
-    columns = [c[0] for c in cursor.description]
-    for row in cursor:
-        yield dict(zip(columns, row, strict=True))
-
-
-@cli.command()
-@click.argument("query")
-@db_option
-@click.option("--lang", help="Only articles detected in this language (uk, ru, en...).")
-@click.option("--since", help="Only articles published on or after this date (YYYY-MM-DD).")
-@click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 10000))
-@click.option("--raw", is_flag=True, help="QUERY is FTS5 syntax (AND, OR, NEAR, prefix*).")
-@click.option("--json", "as_json", is_flag=True, help="JSON lines output.")
-def search(
-    query: str,
-    db_path: Path | None,
-    lang: str | None,
-    since: str | None,
-    limit: int,
-    raw: bool,
-    as_json: bool,
-) -> None:
-    """Full-text search over titles, leads and bodies, best matches first.
-
-    Example: ingest search "air defense" --lang en --since 2025-07-01
-    """
-    db = _open_existing(db_path)
-    try:
-        rows = list(search_rows(db, query, lang=lang, since=since, limit=limit, raw=raw))
-    except sqlite3.OperationalError as exc:
-        raise click.ClickException(f"bad search query: {exc}") from exc
-    for row in rows:
-        if as_json:
-            click.echo(json.dumps(row, ensure_ascii=False))
-        else:
-            click.echo(f"{row['published'] or '':25} [{row['lang'] or '?'}] {row['title']}")
-            click.echo(f"    {row['snippet']}")
-            click.echo(f"    {row['url']}")
 
 
 def _open_existing(db_path: Path | None) -> Database:
@@ -328,4 +320,4 @@ def spiders() -> None:
 
 
 # Command modules register themselves on ``cli`` when imported; keep these imports last.
-from ingest import cli_query, cli_schedule  # noqa: E402, F401
+from ingest import cli_query, cli_schedule, cli_seen  # noqa: E402, F401

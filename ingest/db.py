@@ -84,6 +84,48 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m002_seen_and_revisions(db: sqlite_utils.Database) -> None:
+    """What the last fetch of each article URL returned (for incremental crawls), and the
+    versions an article had before its text changed."""
+    db.table("seen").create(
+        {
+            "url": str,  # the URL as requested (articles.url or articles.fetched_url)
+            "site": str,
+            "status": int,  # HTTP status of the last check (304 = unchanged)
+            "etag": str,
+            "last_modified": str,  # the Last-Modified header, verbatim
+            "lastmod": str,  # newest change date a feed/sitemap gave, ISO 8601 UTC
+            "body_hash": str,  # sha256 of the last downloaded bytes
+            "fetched_at": str,  # last download of a body
+            "checked_at": str,  # last question to the server (200 or 304)
+        },
+        pk="url",
+        not_null={"checked_at"},
+    )
+    db.table("seen").create_index(["site"])
+    # The incremental check looks an article up by the URL it was requested with.
+    db.table("articles").create_index(["fetched_url"])
+    revisions = db.table("revisions")
+    revisions.create(
+        {
+            "id": int,
+            "article_url": str,
+            "body_hash": str,
+            "title": str,
+            "body": str,
+            "body_html": str,
+            "modified": str,
+            "fetched_at": str,  # when this (now superseded) version was fetched
+            "run_id": str,
+            "revised_at": str,  # when the newer version replaced it
+        },
+        pk="id",
+        foreign_keys=[("article_url", "articles", "url")],
+    )
+    revisions.create_index(["article_url"])
+
+
 def default_db_path() -> Path:
     """``$INGEST_DB`` when set, else ``data/news.db`` under the working directory."""
     return Path(os.environ.get(DB_ENVVAR) or DEFAULT_DB)
@@ -114,3 +156,22 @@ def open_db(path: str | Path | None = None, *, read_only: bool = False) -> sqlit
 def articles(db: sqlite_utils.Database) -> Table:
     """The articles table, typed as a Table (``db["articles"]`` is ``Table | View``)."""
     return db.table("articles")
+
+
+@migrations()
+def m003_feed_entry(db: sqlite_utils.Database) -> None:
+    """What the feed, sitemap or WARC file that led to an article said of it (issue 3), kept
+    beside the page's own title and date so the two can be cross-checked."""
+    articles = db.table("articles")
+    for column in ("source", "feed_title", "feed_published_raw", "feed_published", "feed_language"):
+        if column not in articles.columns_dict:
+            articles.add_column(column, str)
+
+
+@migrations()
+def m004_text_quality(db: sqlite_utils.Database) -> None:
+    """What the normalise pipeline found in an article's text: U+FFFD left after decoding and
+    repairs, and its flags (JSON list: mojibake_fixed, control_chars, replacement_chars)."""
+    articles = db.table("articles")
+    articles.add_column("replacement_chars", int, not_null_default=0)
+    articles.add_column("flags", str)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from html import escape
 from typing import Any
@@ -21,7 +22,7 @@ from w3lib.url import canonicalize_url, url_query_cleaner
 
 from ingest.dates import parse_iso, parse_local, to_utc_iso, utc_now_iso
 from ingest.generic import find_main_content, word_coverage
-from ingest.items import ArticleItem, Image
+from ingest.items import ArticleItem, Image, Listing
 from ingest.sites import Site, site_for_url
 from pipelines.boilerplate import clean_item, collapse, image_from
 
@@ -56,6 +57,7 @@ _AUTHOR_NOISE_RE = re.compile(r"^(?:by|von|par|автор|автори|авто�
 _NOT_A_NAME_RE = re.compile(r"@|https?://|\d{1,2}[./:]\d{2}|email the author", re.IGNORECASE)
 AUTHOR_META = ("author", "article:author", "byl", "parsely-author", "sailthru.author")
 MIN_LD_BODY = 200  # shorter JSON-LD articleBody values are teasers, not the article
+_CONTROL_CHARS_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")  # XML-incompatible C0
 LD_AGREEMENT = 0.7  # share of articleBody's words the generic container must hold to win
 
 
@@ -311,9 +313,49 @@ def parse_page(
     )
 
 
+@dataclass(kw_only=True, frozen=True)
+class Page:
+    """A downloaded article page, not parsed yet: what a spider hands to ``ExtractionPipeline``.
+
+    Plain data, so that the parsing can happen in a worker process (``ingest.workers``) rather
+    than on the crawl thread; ``extract_page`` turns it into the item.
+    """
+
+    url: str  # the URL the page was downloaded from
+    html: str  # the decoded page
+    fetched_at: str  # ISO 8601 UTC
+    site: Site | None = None
+    listing: Listing | None = None
+
+
+def html_selector(html: str) -> Selector:
+    """The parsed page (lxml). C0 control characters become spaces first: lxml keeps them in
+    text nodes but refuses them when text is set again (generic extraction moves tails), and
+    a page with one stray \\x1f then failed with ValueError (found by tests/test_fuzz.py)."""
+    return Selector(text=_CONTROL_CHARS_RE.sub(" ", html) or "<html></html>", type="html")
+
+
+def page_selector(page: Page) -> Selector:
+    """The parsed page (lxml), as ``response.selector`` would have it."""
+    return html_selector(page.html)
+
+
+def extract_page(page: Page, sel: Selector | None = None) -> ArticleItem:
+    """The item of one page: every field parsed, the body still its raw fragment."""
+    item = parse_page(
+        sel if sel is not None else page_selector(page),
+        page.url,
+        fetched_at=page.fetched_at,
+        site=page.site,
+    )
+    if page.listing is not None:
+        page.listing.apply(item)
+    return item
+
+
 def extract_clean(html: str, url: str) -> ArticleItem:
     """Extract and clean one page, without language detection."""
-    item = parse_page(Selector(text=html or "<html></html>"), url)
+    item = parse_page(html_selector(html), url)
     clean_item(item)
     return item
 

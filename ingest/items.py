@@ -48,3 +48,44 @@ class ArticleItem:
     lang_confidence: float | None = None
     body_hash: str | None = None
     run_id: str | None = None
+    # What the feed, sitemap or archive that led to the page said about it (see ``Listing``);
+    # kept beside the page's own values so validation can cross-check them.
+    source: str | None = None  # URL of the feed / sitemap, or the WARC file, that listed it
+    feed_title: str | None = None  # RSS/Atom title, or news:title
+    feed_published_raw: str | None = None  # exactly as in the feed / sitemap
+    feed_published: str | None = None  # ISO 8601 UTC
+    feed_language: str | None = None  # news:language, ISO 639-1
+    # Text quality, filled by the normalise pipeline (pipelines/normalise.py).
+    replacement_chars: int = 0  # U+FFFD left in title, lead, body, authors and captions
+    flags: list[str] = field(default_factory=list)  # mojibake_fixed, control_chars, ...
+
+
+@dataclass(kw_only=True, frozen=True)
+class Listing:
+    """What a feed, sitemap or WARC record said about a page before it was parsed.
+
+    Spiders pass it to ``NewsSpider.parse_article``, which copies it onto the item: values
+    go to the ``feed_*`` fields (never over the page's own), hreflang alternates only fill
+    languages the page does not declare, and ``fetched_at`` replaces the parse time for a
+    replayed response (the time it was really downloaded).
+    """
+
+    source: str
+    title: str | None = None
+    published_raw: str | None = None
+    published: str | None = None  # ISO 8601 UTC
+    language: str | None = None  # ISO 639-1
+    alternates: dict[str, str] = field(default_factory=dict)  # ISO 639-1 -> canonical URL
+    fetched_at: str | None = None
+
+    def apply(self, item: ArticleItem) -> None:
+        """Copy what the listing knows onto an item built from the page."""
+        item.source = self.source
+        item.feed_title = self.title
+        item.feed_published_raw = self.published_raw
+        item.feed_published = self.published
+        item.feed_language = self.language
+        for code, url in self.alternates.items():
+            item.alternates.setdefault(code, url)
+        if self.fetched_at:
+            item.fetched_at = self.fetched_at

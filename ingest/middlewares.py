@@ -61,7 +61,14 @@ class BackoffRetryMiddleware(RetryMiddleware):
                 downloader = engine.downloader
                 slot = downloader.slots.get(downloader.get_slot_key(request))
                 if slot is not None:
-                    slot.delay = max(slot.delay, delay)
+                    # The slot jitters its delay by ±jitter (DOWNLOAD_DELAY_JITTER; ±50% with
+                    # RANDOMIZE_DOWNLOAD_DELAY before Scrapy 2.19): raised so that even the
+                    # shortest jittered wait is the one the server asked for.
+                    jitter = getattr(slot, "jitter", None)
+                    if jitter is None:
+                        jitter = 0.5 if getattr(slot, "randomize_delay", False) else 0.0
+                    jitter = float(jitter)
+                    slot.delay = max(slot.delay, delay / (1 - jitter) if jitter < 1 else delay)
             assert self.crawler.stats is not None
             self.crawler.stats.inc_value("ingest/backoff/count")
             self.crawler.stats.max_value("ingest/backoff/max_delay", delay)

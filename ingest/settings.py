@@ -38,17 +38,34 @@ LOG_LEVEL = os.environ.get("INGEST_LOG_LEVEL", "INFO")
 
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    # Skips unchanged stored articles (ingest/incremental.py). Below retry and redirect, so it
+    # sees final responses; before the mirror, so it judges the real URLs.
+    "ingest.incremental.IncrementalMiddleware": 530,
     "ingest.middlewares.BackoffRetryMiddleware": 550,
     # Maps the real hosts to a loopback mirror; inert unless INGEST_MIRROR is set (demo, tests).
     "ingest.mirror.MirrorMiddleware": 950,
+    # Records every download in a WARC when INGEST_WARC_OUT is set (ingest/warc.py); inside the
+    # mirror (real URLs), outside HTTP compression (bodies as they travelled).
+    "ingest.warc.WarcWriterMiddleware": 930,
 }
 
+# A live progress line on a terminal, periodic INFO lines otherwise (ingest/progress.py).
+EXTENSIONS = {"ingest.progress.ProgressExtension": 500}
+
 ITEM_PIPELINES = {
-    "pipelines.boilerplate.BoilerplatePipeline": 100,
-    "pipelines.language.LanguagePipeline": 200,
+    # Pages → items: parsing, then INGEST_ARTICLE_PIPELINES, on INGEST_WORKERS processes.
+    "pipelines.extraction.ExtractionPipeline": 50,
     "pipelines.validation.ValidationPipeline": 300,
     "pipelines.dedup.DedupPipeline": 400,
     "pipelines.storage.SQLitePipeline": 900,
+}
+
+# The per-article pipelines (no state shared between items), in this order, run by
+# ExtractionPipeline right after parsing, in the worker process that parsed the page.
+INGEST_ARTICLE_PIPELINES = {
+    "pipelines.boilerplate.BoilerplatePipeline": 100,
+    "pipelines.normalise.NormalisePipeline": 150,
+    "pipelines.language.LanguagePipeline": 200,
 }
 
 # Project settings (INGEST_*), read from the environment once, here.
@@ -57,4 +74,14 @@ INGEST_TRIGGER = os.environ.get("INGEST_TRIGGER", "manual")  # manual | schedule
 INGEST_BATCH_SIZE = 100
 INGEST_MIN_BODY_CHARS = 200
 INGEST_FUTURE_TOLERANCE = 300  # seconds a publish date may lead the fetch clock
+# Processes for the CPU-bound article work (ingest/workers.py); 0 = on the crawl thread.
+# Default: one per CPU this process may use (the affinity mask, where the OS has one).
+_CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+INGEST_WORKERS = int(os.environ.get("INGEST_WORKERS") or _CPUS or 1)
+INGEST_DEFER_PARSING = True  # spiders hand raw pages to ExtractionPipeline
 INGEST_MIRROR = os.environ.get("INGEST_MIRROR", "")  # "http://127.0.0.1:PORT" to use a mirror
+INGEST_INCREMENTAL = True  # False (ingest crawl --full): download every article again
+INGEST_REFRESH_WINDOW = 6 * 3600  # seconds after publication an article is always re-checked
+INGEST_PROGRESS = True
+INGEST_PROGRESS_INTERVAL = 30  # seconds between progress log lines when stderr is not a terminal
+INGEST_WARC_OUT = ""  # a .warc.gz path: record what the crawl downloads (-s INGEST_WARC_OUT=...)

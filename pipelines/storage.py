@@ -1,8 +1,13 @@
-"""Storage: articles, images and translations upserted in batched transactions; runs recorded."""
+"""Storage: articles, images and translations upserted in batched transactions; runs recorded.
+
+An article whose text changed keeps its old version in ``revisions``; one that did not change
+changes no row at all (not even ``fetched_at``: the ``seen`` table says when it was last checked).
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -16,15 +21,24 @@ from ingest.dates import utc_now_iso
 from ingest.db import open_db
 from ingest.items import ArticleItem
 
+logger = logging.getLogger(__name__)
+
 # Item fields that are not article columns: they go to other tables or are pipeline inputs.
 NOT_COLUMNS = frozenset({"images", "candidate_languages", "is_article"})
+# Columns that say when and how a version was fetched, not what it says: a difference in these
+# alone is no change.
+FETCH_COLUMNS = frozenset({"fetched_at", "run_id", "fetched_url"})
+# What a revision keeps of the version it replaces.
+REVISION_COLUMNS = ("body_hash", "title", "body", "body_html", "modified", "fetched_at", "run_id")
 
 
 def article_row(item: ArticleItem) -> dict[str, Any]:
-    """The ``articles`` row of one item; lists and dicts as JSON."""
+    """The ``articles`` row of one item; lists and dicts as JSON, as they are stored (so a row
+    read back compares equal to the row of an unchanged item)."""
     row = {k: v for k, v in asdict(item).items() if k not in NOT_COLUMNS}
-    for key in ("authors", "tags", "alternates"):
-        row[key] = json.dumps(row[key], ensure_ascii=False)
+    for key, value in row.items():
+        if isinstance(value, list | dict):
+            row[key] = json.dumps(value, ensure_ascii=False)
     return row
 
 
@@ -41,7 +55,13 @@ def translation_rows(item: ArticleItem) -> list[dict[str, str]]:
 class SQLitePipeline:
     """Reads every field; writes ``run_id``. Upserts by URL in batches of ``INGEST_BATCH_SIZE``,
     each batch one transaction (an article, its images and translations land together or not at
-    all), and records the crawl in ``runs`` with its final Scrapy stats."""
+    all), and records the crawl in ``runs`` with its final Scrapy stats.
+
+    Per article: ``ingest/stored/new``, ``ingest/stored/revised`` (body changed: the old version
+    goes to ``revisions``), ``ingest/stored/updated`` (other fields changed) or
+    ``ingest/unchanged`` (nothing written); ``ingest/stored`` counts the rows written and
+    ``ingest/db/changes`` the rows SQLite changed for articles, images, translations, revisions.
+    """
 
     def __init__(self, crawler: Crawler) -> None:
         settings = crawler.settings
@@ -85,25 +105,69 @@ class SQLitePipeline:
         if not self.buffer or self.db is None:
             return
         db, batch = self.db, self.buffer
-        with db.atomic():
-            db.table("articles").upsert_all([article_row(i) for i in batch], pk="url")
-            urls = [i.url for i in batch]
-            db.table("images").delete_where(
-                "article_url in (select value from json_each(?))", [json.dumps(urls)]
-            )
-            images = [
-                {"article_url": i.url, "position": n, **asdict(img)}
-                for i in batch
-                for n, img in enumerate(i.images)
-            ]
-            if images:
-                db.table("images").insert_all(images)
-            translations = [row for i in batch for row in translation_rows(i)]
-            if translations:
-                db.table("translations").upsert_all(translations, pk=("story_id", "lang"))
         assert self.crawler.stats is not None
-        self.crawler.stats.inc_value("ingest/stored", len(batch))
+        stats = self.crawler.stats
+        changes_before = db.conn.total_changes
+        with db.atomic():
+            # One item at a time: a URL twice in a batch must see its own first write.
+            outcomes = [self.store(db, item) for item in batch]
+        for outcome in outcomes:
+            stats.inc_value(f"ingest/{outcome}")
+        stats.inc_value("ingest/stored", sum(o != "unchanged" for o in outcomes))
+        stats.inc_value("ingest/db/changes", db.conn.total_changes - changes_before)
         self.buffer = []
+
+    def store(self, db: Database, item: ArticleItem) -> str:
+        """Write what changed of one article; return ``stored/new|revised|updated`` or
+        ``unchanged``."""
+        row = article_row(item)
+        articles = db.table("articles")
+        old = next(articles.rows_where("url = ?", [item.url]), None)
+        if old is None:
+            outcome = "stored/new"
+        elif old["body_hash"] != row["body_hash"]:
+            outcome = "stored/revised"
+            revision = {k: old.get(k) for k in REVISION_COLUMNS}
+            db.table("revisions").insert(
+                {"article_url": item.url, **revision, "revised_at": utc_now_iso()}
+            )
+            logger.info("revised: %s (old version kept in revisions)", item.url)
+        elif any(old.get(k) != v for k, v in row.items() if k not in FETCH_COLUMNS):
+            outcome = "stored/updated"
+        else:
+            outcome = "unchanged"
+        if outcome != "unchanged":
+            articles.upsert(row, pk="url")
+        self.store_images(db, item)
+        self.store_translations(db, item)
+        return outcome
+
+    def store_images(self, db: Database, item: ArticleItem) -> None:
+        """Replace the article's images only when the list differs from the stored one."""
+        images = db.table("images")
+        new = [
+            {"article_url": item.url, "position": n, **asdict(img)}
+            for n, img in enumerate(item.images)
+        ]
+        old = list(images.rows_where("article_url = ?", [item.url], order_by="position"))
+        if old == new:
+            return
+        images.delete_where("article_url = ?", [item.url])
+        if new:
+            images.insert_all(new)
+
+    def store_translations(self, db: Database, item: ArticleItem) -> None:
+        """Upsert the (story_id, lang) → url rows that are missing or point elsewhere."""
+        translations = db.table("translations")
+        for row in translation_rows(item):
+            old = next(
+                translations.rows_where(
+                    "story_id = ? and lang = ?", [row["story_id"], row["lang"]]
+                ),
+                None,
+            )
+            if old != row:
+                translations.upsert(row, pk=("story_id", "lang"))
 
     def close_spider(self) -> None:
         self.flush()

@@ -16,7 +16,8 @@ from typing import Any
 import scrapy
 from scrapy.http import Response, TextResponse
 
-from ingest.dates import parse_rfc822
+from ingest.dates import to_utc_iso
+from ingest.incremental import ARTICLE, LASTMOD
 from ingest.sites import Site, SiteSelectors
 from spiders._base import NewsSpider
 
@@ -130,7 +131,9 @@ class RbcSpider(NewsSpider):
         self.pages = int(pages)
         if self.since and self.since > self.until:
             raise ValueError(f"since ({self.since}) is after until ({self.until})")
-        self.requested: set[str] = set()
+        # Article URL -> the change date it was requested with. Kept in ``self.state`` when
+        # JOBDIR is set, so a resumed crawl neither asks again nor goes over ``limit``.
+        self.requested: dict[str, str | None] = {}
 
     def discovery_urls(self) -> Iterator[tuple[str, str]]:
         """(url, kind) of every feed and listing page to start from."""
@@ -145,31 +148,53 @@ class RbcSpider(NewsSpider):
             yield ALL_NEWS[code], "listing"
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
+        # SpiderState sets ``state`` (loaded from JOBDIR) on spider_opened, before this runs.
+        state = getattr(self, "state", None)
+        if isinstance(state, dict):
+            self.requested = state.setdefault("requested", self.requested)
         for url, kind in self.discovery_urls():
             callback = self.parse_feed if kind == "feed" else self.parse_listing
-            yield scrapy.Request(url, callback=callback, cb_kwargs={"page": 1})
+            yield scrapy.Request(
+                url, callback=callback, errback=self.request_failed, cb_kwargs={"page": 1}
+            )
 
-    def follow_article(self, response: Response, url: str) -> scrapy.Request | None:
-        """A request for an article URL, unless not one, already asked for, or over the limit."""
+    def follow_article(
+        self, response: Response, url: str, lastmod: str | None = None
+    ) -> scrapy.Request | None:
+        """A request for an article URL, unless not one, already asked for, or over the limit.
+
+        ``lastmod`` (ISO 8601, from a feed) lets the incremental middleware skip an unchanged
+        stored article. A URL already asked for without it, or with an older one, is asked for
+        again: a listing may be parsed before the feed that says the article changed.
+        """
         absolute = response.urljoin(url.strip())
-        if not _ARTICLE_RE.match(absolute) or absolute in self.requested:
+        if not _ARTICLE_RE.match(absolute):
             return None
-        if self.limit is not None and len(self.requested) >= self.limit:
+        again = absolute in self.requested
+        if again:
+            before = self.requested[absolute]
+            if lastmod is None or (before is not None and lastmod <= before):
+                return None
+        elif self.limit is not None and len(self.requested) >= self.limit:
             return None
-        self.requested.add(absolute)
-        return scrapy.Request(absolute, callback=self.parse_article)
+        self.requested[absolute] = lastmod
+        return scrapy.Request(
+            absolute,
+            callback=self.parse_article,
+            errback=self.request_failed,
+            meta={ARTICLE: True, LASTMOD: lastmod},
+            dont_filter=again,  # the dupefilter holds the first request
+        )
 
     def parse_feed(self, response: Response, page: int = 1) -> Iterator[scrapy.Request]:
-        """RSS 2.0: article links, skipping entries older than ``since``."""
-        if not isinstance(response, TextResponse):
-            self.drop("non_xml_feed", response.url)
-            return
-        for entry in response.xpath("//item"):
-            link = entry.xpath("link/text()").get()
-            published = parse_rfc822(entry.xpath("pubDate/text()").get())
-            if not link or (self.since and published and published.date() < self.since):
+        """RSS 2.0 via ``ingest.feeds``: article links, skipping entries older than ``since``."""
+        for entry in self.feed_entries(response):
+            published = entry.published
+            if self.since and published and published.date() < self.since:
                 continue
-            if (request := self.follow_article(response, link)) is not None:
+            dates = [d for d in (published, entry.updated) if d is not None]
+            lastmod = to_utc_iso(max(dates)) if dates else None  # the incremental check's hint
+            if (request := self.follow_article(response, entry.link, lastmod)) is not None:
                 yield request
 
     def parse_listing(self, response: Response, page: int = 1) -> Iterator[scrapy.Request]:
@@ -183,4 +208,9 @@ class RbcSpider(NewsSpider):
                 yield request
         next_url = response.css(sel.next_page).get()
         if next_url and page < self.pages:
-            yield response.follow(next_url, self.parse_listing, cb_kwargs={"page": page + 1})
+            yield response.follow(
+                next_url,
+                self.parse_listing,
+                errback=self.request_failed,
+                cb_kwargs={"page": page + 1},
+            )

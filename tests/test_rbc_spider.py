@@ -13,6 +13,7 @@ from scrapy import Request
 from scrapy.http import HtmlResponse, Response, XmlResponse
 from scrapy.utils.test import get_crawler
 
+from ingest.items import ArticleItem
 from pipelines.boilerplate import clean_item
 from spiders.rbc import RbcSpider
 
@@ -48,6 +49,7 @@ def test_article_page(name: str) -> None:
     items = list(spider().parse_article(saved(f"{name}.html")))
     assert len(items) == 1
     item = items[0]
+    assert isinstance(item, ArticleItem)  # parsed here: no INGEST_DEFER_PARSING in this crawler
     clean_item(item)  # what the boilerplate pipeline does next
     got = asdict(item)
     got["body"] = (item.body or "").split("\n\n")
@@ -156,6 +158,8 @@ def test_broken_html_still_parses_into_an_item() -> None:
     body = b"<html><body><article><h1>Title</h1><div class='txt'><p>Short text.</p><div class='x"
     items = list(spider().parse_article(HtmlResponse(url=url, body=body, request=Request(url))))
     assert len(items) == 1
-    assert items[0].title == "Title"
-    clean_item(items[0])
-    assert items[0].body == "Short text."
+    item = items[0]
+    assert isinstance(item, ArticleItem)
+    assert item.title == "Title"
+    clean_item(item)
+    assert item.body == "Short text."

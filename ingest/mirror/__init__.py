@@ -4,11 +4,15 @@ The spiders never know: ``MirrorMiddleware`` (on only when ``INGEST_MIRROR`` is 
 and the tests) sends a request for ``https://www.rbc.ua/x`` to ``http://127.0.0.1:PORT/www.rbc.ua/x``
 and hands the spider a response whose URL is the real one again. The files live in
 ``ingest/mirror/<name>/<host>/<path>``; a path without an extension is a directory with
-``index.html``; ``_headers.json`` overrides the status or headers of single URLs.
+``index.html``; ``_headers.json`` overrides the status or headers of single URLs. Like a real
+news server it sends an ETag (a hash of the file) and Last-Modified (its mtime), and answers a
+matching conditional request with 304; ``MirrorServer.hits`` lists (path, status) of every request.
 """
 
 from __future__ import annotations
 
+import email.utils
+import hashlib
 import json
 import mimetypes
 import threading
@@ -52,9 +56,30 @@ def resolve(root: Path, host: str, path: str) -> Path | None:
     return target if target.is_file() else None
 
 
+def not_modified(request_headers: Any, etag: str, mtime: float) -> bool:
+    """RFC 9110 13.1: If-None-Match decides when present, else If-Modified-Since."""
+    if_none_match = request_headers.get("If-None-Match")
+    if if_none_match is not None:
+        tags = [t.strip().removeprefix("W/") for t in if_none_match.split(",")]
+        return "*" in tags or etag in tags
+    since = request_headers.get("If-Modified-Since")
+    if since is None:
+        return False
+    try:
+        when = email.utils.parsedate_to_datetime(since)
+    except (TypeError, ValueError):
+        return False
+    return int(mtime) <= when.timestamp()
+
+
 class _Handler(BaseHTTPRequestHandler):
     root: Path
     headers_override: dict[str, dict[str, Any]]
+    hits: list[tuple[str, int]]
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        self.hits.append((self.path, code))
+        super().send_response(code, message)
 
     def do_GET(self) -> None:
         split = urlsplit(self.path)
@@ -70,7 +95,17 @@ class _Handler(BaseHTTPRequestHandler):
         content_type = override.get("Content-Type") or CONTENT_TYPES.get(
             target.suffix, mimetypes.guess_type(target.name)[0] or "application/octet-stream"
         )
+        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        mtime = target.stat().st_mtime
+        if status == 200 and not_modified(self.headers, etag, mtime):
+            self.send_response(HTTPStatus.NOT_MODIFIED)
+            self.send_header("ETag", etag)
+            self.end_headers()
+            return
         self.send_response(status)
+        if status == 200:
+            self.send_header("ETag", etag)
+            self.send_header("Last-Modified", email.utils.formatdate(mtime, usegmt=True))
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -88,7 +123,12 @@ class MirrorServer:
         overrides = (
             json.loads(overrides_file.read_text("utf-8")) if overrides_file.is_file() else {}
         )
-        handler = type("MirrorHandler", (_Handler,), {"root": root, "headers_override": overrides})
+        self.hits: list[tuple[str, int]] = []  # (path, status) of every request answered
+        handler = type(
+            "MirrorHandler",
+            (_Handler,),
+            {"root": root, "headers_override": overrides, "hits": self.hits},
+        )
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
@@ -116,6 +156,11 @@ def serve(root: Path, port: int = 0) -> Iterator[MirrorServer]:
         server.stop()
 
 
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+_SAVED_META = ("dont_obey_robotstxt",)  # meta the mirror overrides, restored on a redirect
+_MIRROR_META = frozenset({"mirror_of", "mirror_saved", "mirror_dont_filter", *_SAVED_META})
+
+
 class MirrorMiddleware:
     """Downloader middleware: real hosts → the loopback mirror, and back, invisibly.
 
@@ -135,14 +180,32 @@ class MirrorMiddleware:
         return cls(base)
 
     def process_request(self, request: Request) -> Request | None:
-        if "mirror_of" in request.meta:
+        original = request.meta.get("mirror_of")
+        if original is not None and request.url.startswith(self.base + "/"):
             return None
-        split = urlsplit(request.url)
+        if original is not None and urlsplit(request.url).hostname not in LOOPBACK_HOSTS:
+            # A redirect built from a mirrored request inherits its meta and dont_filter, which
+            # would skip the offsite and robots.txt checks: it gets the spider's own state back
+            # and goes through the whole chain again, as it would without a mirror.
+            meta = {k: v for k, v in request.meta.items() if k not in _MIRROR_META}
+            meta.update(request.meta.get("mirror_saved", {}))
+            return request.replace(
+                meta=meta, dont_filter=bool(request.meta.get("mirror_dont_filter"))
+            )
+        # A request rewritten for another mirror (a resumed crawl's queue, another port) is
+        # rewritten again from its real URL.
+        split = urlsplit(original or request.url)
         if split.scheme not in ("http", "https") or not split.hostname:
             return None
         query = f"?{split.query}" if split.query else ""
         target = f"{self.base}/{split.hostname}{split.path or '/'}{query}"
-        meta = {**request.meta, "mirror_of": request.url, "dont_obey_robotstxt": True}
+        meta = {
+            "mirror_saved": {k: request.meta[k] for k in _SAVED_META if k in request.meta},
+            "mirror_dont_filter": request.dont_filter,
+            **request.meta,  # a request mirrored before keeps what was saved then
+            "mirror_of": original or request.url,
+            "dont_obey_robotstxt": True,
+        }
         return request.replace(url=target, meta=meta, dont_filter=True)
 
     def process_response(self, request: Request, response: Response) -> Response:

@@ -1,0 +1,44 @@
+"""Resumable crawls: one Scrapy JOBDIR per spider, next to the database unless told otherwise.
+
+Scrapy keeps the scheduler queue, the dupefilter's fingerprints and ``spider.state`` in JOBDIR
+and picks them up when a crawl starts with the same JOBDIR. ``ingest crawl`` always gives a
+crawl one, so a crawl stopped by SIGINT or SIGTERM can be continued with ``--resume``; a crawl
+without ``--resume`` starts from an empty one, and a finished crawl removes its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+JOBS_DIRNAME = "jobs"
+# Files Scrapy writes in a JOBDIR; a directory with none of them is not ours to delete.
+JOB_FILES = ("requests.seen", "requests.queue", "spider.state")
+
+
+class NotAJobDir(Exception):
+    """A path that should hold crawl state holds something else."""
+
+
+def job_dirs(db_path: Path, spiders: list[str], base: Path | None = None) -> dict[str, Path]:
+    """``<base>/<spider>`` for each spider; ``base`` defaults to ``jobs/`` beside the database."""
+    root = base if base is not None else db_path.parent / JOBS_DIRNAME
+    return {name: root / name for name in spiders}
+
+
+def is_job_dir(path: Path) -> bool:
+    """True when ``path`` holds state Scrapy wrote."""
+    return any((path / name).exists() for name in JOB_FILES)
+
+
+def discard(path: Path) -> bool:
+    """Remove the crawl state in ``path``; True if there was some. Refuses foreign directories."""
+    if not path.exists():
+        return False
+    if not path.is_dir() or (any(path.iterdir()) and not is_job_dir(path)):
+        raise NotAJobDir(f"{path} exists and is not a crawl job directory; not removing it")
+    shutil.rmtree(path)
+    return True

@@ -1,0 +1,200 @@
+"""Where the CPU-bound article stages run: on the crawl thread, or in a pool of processes.
+
+Scrapy runs callbacks and item pipelines on one thread, so parsing, extraction, cleaning,
+normalisation and language detection (about 10 ms of CPU per page) serialised behind the crawl,
+and a 2-core machine used one core. ``ExtractionPipeline`` hands each page to ``ArticleStages``:
+parsing, then the per-article pipelines of ``INGEST_ARTICLE_PIPELINES`` (boilerplate, normalise,
+language: no state shared between items), in order, unchanged. ``INGEST_WORKERS`` = N > 0 runs
+that on N worker processes, 0 on the crawl thread: the same code either way, so the same output.
+
+What a stage does besides its item travels back with it and is replayed on the crawl: stats
+increments, log records, a ``DropItem``. Each stage's CPU time (``time.thread_time`` where it
+ran) goes to the stat ``ingest/cpu_us/<stage>``, read by ``benchmarks/pipeline_bench.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from typing import TYPE_CHECKING, Any
+
+from scrapy import Spider
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem
+from scrapy.settings import Settings
+from scrapy.statscollectors import MemoryStatsCollector
+from scrapy.utils.misc import build_from_crawler, load_object
+
+from ingest.extract import Page, extract_page, page_selector
+from ingest.items import ArticleItem
+
+if TYPE_CHECKING:
+    from scrapy.statscollectors import StatsCollector
+
+CPU_STAT = "ingest/cpu_us/"  # + stage name; microseconds of CPU, summed over the crawl
+
+
+@dataclass
+class Outcome:
+    """One page through the stages: the item or why it was dropped, and what happened."""
+
+    item: ArticleItem | None = None
+    dropped: str | None = None  # the DropItem message
+    drop_log_level: str | None = None
+    stats: dict[str, Any] = field(default_factory=dict)  # increments (numbers) or values
+    seconds: dict[str, float] = field(default_factory=dict)  # CPU seconds per stage
+    logs: list[tuple[str, int, str]] = field(default_factory=list)  # logger, level, message
+
+
+class _Collect(logging.Handler):
+    """Keeps the records a worker's stages log, to be logged again by the crawl."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[tuple[str, int, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append((record.name, record.levelno, record.getMessage()))
+
+
+class ArticleStages:
+    """Parsing plus the per-article pipelines, with their own (worker-local) stats."""
+
+    def __init__(self, settings: dict[str, Any], pipelines: Iterable[str]) -> None:
+        crawler = Crawler(Spider, Settings(settings))
+        self.stats = MemoryStatsCollector(crawler)
+        crawler.stats = self.stats  # the pipelines' from_crawler reads settings and stats only
+        self.pipelines = [
+            (path.rsplit(".", 2)[-2], build_from_crawler(load_object(path), crawler))
+            for path in pipelines
+        ]
+        self.log: _Collect | None = None
+
+    def collect_logs(self, level: str) -> None:
+        """In a worker: keep log records for the crawl (a worker has no log of its own)."""
+        self.log = _Collect()
+        root = logging.getLogger()
+        root.addHandler(self.log)
+        root.setLevel(level)
+
+    def run(self, obj: Page | ArticleItem) -> Outcome:
+        """Parse a page (an item is already parsed) and pass it through the pipelines."""
+        clock = time.thread_time
+        out = Outcome()
+        start = clock()
+        try:
+            if isinstance(obj, Page):
+                sel = page_selector(obj)
+                parsed = clock()
+                out.seconds["parse"] = parsed - start
+                item = extract_page(obj, sel)
+                start = clock()
+                out.seconds["extract"] = start - parsed
+            else:
+                item = obj
+            for stage, pipeline in self.pipelines:
+                try:
+                    item = pipeline.process_item(item)
+                finally:
+                    now = clock()
+                    out.seconds[stage] = out.seconds.get(stage, 0.0) + now - start
+                    start = now
+            out.item = item
+        except DropItem as exc:
+            out.dropped, out.drop_log_level = str(exc), exc.log_level
+        out.stats = dict(self.stats.get_stats())  # a copy: clear_stats empties the dict itself
+        self.stats.clear_stats()
+        if self.log is not None:
+            out.logs, self.log.records = self.log.records, []
+        return out
+
+
+_worker_stages: ArticleStages | None = None
+
+
+def _init_worker(settings: dict[str, Any], pipelines: list[str]) -> None:
+    global _worker_stages
+    _worker_stages = ArticleStages(settings, pipelines)
+    _worker_stages.collect_logs(str(settings.get("LOG_LEVEL", "INFO")))
+    from pipelines.language import langdetect_languages
+
+    langdetect_languages()  # langdetect's profiles load (0.3 s) before the first page
+
+
+def _ready() -> None:
+    """Nothing: submitted once per worker to start the pool early."""
+
+
+def _run_in_worker(obj: Page | ArticleItem) -> Outcome:
+    assert _worker_stages is not None, "worker not initialised"
+    return _worker_stages.run(obj)
+
+
+class StagePool:
+    """Runs ``ArticleStages`` in-process (``workers`` = 0) or in worker processes, and replays
+    each outcome's stats and logs on the crawl.
+
+    Workers are spawned, not forked: the crawl process has threads (the reactor's, a mirror
+    server's) and open SQLite handles that a fork would copy mid-use.
+    """
+
+    def __init__(
+        self,
+        settings: dict[str, Any],
+        pipelines: list[str],
+        workers: int = 0,
+        stats: StatsCollector | None = None,
+    ) -> None:
+        self.workers = max(0, workers)
+        self.stats = stats
+        self.local: ArticleStages | None = None
+        self.executor: ProcessPoolExecutor | None = None
+        if self.workers:
+            self.executor = ProcessPoolExecutor(
+                self.workers,
+                mp_context=get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(settings, pipelines),
+            )
+            for _ in range(self.workers):  # start them now, while the first pages download
+                self.executor.submit(_ready)
+        else:
+            self.local = ArticleStages(settings, pipelines)
+
+    async def run(self, obj: Page | ArticleItem) -> ArticleItem:
+        """The item ``obj`` becomes, computed here or in a worker; raises its ``DropItem``."""
+        if self.executor is None:
+            assert self.local is not None
+            out = self.local.run(obj)
+        else:
+            future: Future[Outcome] = self.executor.submit(_run_in_worker, obj)
+            out = await asyncio.wrap_future(future)
+        self.replay(out)
+        if out.dropped is not None or out.item is None:
+            raise DropItem(out.dropped or "no item", log_level=out.drop_log_level)
+        return out.item
+
+    def replay(self, out: Outcome) -> None:
+        """Stats, CPU times and log records of an outcome, as if the stages ran here."""
+        for name, level, message in out.logs:
+            logging.getLogger(name).log(level, "%s", message)
+        if self.stats is None:
+            return
+        for key, value in out.stats.items():
+            if isinstance(value, int) and not isinstance(value, bool):
+                self.stats.inc_value(key, value)
+            else:
+                self.stats.set_value(key, value)
+        for stage, seconds in out.seconds.items():
+            self.stats.inc_value(CPU_STAT + stage, round(seconds * 1e6))
+
+    def shutdown(self) -> None:
+        """Stop the workers (pending stages are cancelled: the crawl is over)."""
+        if self.executor is not None:
+            self.executor.shutdown(wait=True, cancel_futures=True)
+            self.executor = None

@@ -1,0 +1,163 @@
+"""What the ``feed`` and ``sitemap`` spiders share: URL arguments, allowed domains, the since /
+limit filters, and requests that carry what the listing said onto the article path."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator, Iterable
+from datetime import date, datetime
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import scrapy
+
+from ingest.dates import to_utc_iso
+from ingest.incremental import ARTICLE, LASTMOD
+from ingest.items import Listing
+from ingest.sites import get_site
+from spiders._base import NewsSpider
+
+
+def split_list(value: str | Iterable[str] | None) -> list[str]:
+    """``-a url=a,b`` → ['a', 'b'] (blanks dropped, order kept, no repeats)."""
+    if value is None:
+        return []
+    parts = value.split(",") if isinstance(value, str) else list(value)
+    return list(dict.fromkeys(p.strip() for p in parts if p.strip()))
+
+
+def domains_of(urls: Iterable[str]) -> list[str]:
+    """Allowed domains derived from start URLs: each host, without a leading ``www.`` (so
+    ``https://www.rbc.ua/feed`` allows newsukraine.rbc.ua too)."""
+    hosts = (urlsplit(url).hostname or "" for url in urls)
+    return list(dict.fromkeys(h.removeprefix("www.") for h in hosts if h))
+
+
+def parse_since(value: str | date | None) -> date | None:
+    """``-a since=2025-07-01`` → a date; a clear error for anything else."""
+    if isinstance(value, date):
+        return value
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"since must be a date like 2025-07-01, got {value!r}") from None
+
+
+def parse_limit(value: str | int | None) -> int | None:
+    """``-a limit=20`` → 20; None for no limit."""
+    if value is None or value == "":
+        return None
+    try:
+        limit = int(value)
+    except ValueError:
+        raise ValueError(f"limit must be a whole number, got {value!r}") from None
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, got {limit}")
+    return limit
+
+
+def iso(value: datetime | None) -> str | None:
+    return to_utc_iso(value) if value is not None else None
+
+
+class ListingSpider(NewsSpider):
+    """Base of spiders that start from feed or sitemap URLs given with ``-a url=``.
+
+    Arguments: ``url`` (comma-separated) or ``site`` (a declared site's ``feeds`` /
+    ``sitemaps``), ``domains`` (allowed domains; default: those of the URLs, or the site's),
+    ``since`` (skip entries dated before this day, before fetching), ``limit`` (max articles).
+    Entries not followed are counted (``ingest/filtered/<reason>``), logged one by one at DEBUG
+    and summed up per document at INFO.
+    """
+
+    site_urls: ClassVar[str] = ""  # the Site field listing this spider's start URLs
+
+    def __init__(
+        self,
+        url: str | None = None,
+        site: str | None = None,
+        domains: str | None = None,
+        since: str | None = None,
+        limit: str | int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        given = {"url": url, "site": site, "domains": domains, "since": since, "limit": limit}
+        self.run_args.update({k: str(v) for k, v in given.items() if v is not None})
+        declared = get_site(site) if site else None
+        if site and declared is None:
+            raise ValueError(f"unknown site {site!r}")
+        urls = split_list(url)
+        if not urls and declared is not None:
+            urls = list(getattr(declared, self.site_urls))
+        if not urls:
+            raise ValueError(
+                f"{self.name} needs -a url=URL[,URL...] (or a site with {self.site_urls})"
+            )
+        bad = [u for u in urls if urlsplit(u).scheme not in ("http", "https")]
+        if bad:
+            raise ValueError(f"url must be http(s): {', '.join(bad)}")
+        self.start_urls = urls
+        # The start URLs' own domains always, else their requests would be offsite.
+        extra = split_list(domains) or (list(declared.domains) if declared else [])
+        self.allowed_domains = list(dict.fromkeys(domains_of(urls) + extra))
+        self.since = parse_since(since)
+        self.limit = parse_limit(limit)
+        self.requested: set[str] = set()
+        self.tally: Counter[str] = Counter()  # the document being read: followed / skipped
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        for url in self.start_urls:
+            yield scrapy.Request(url, callback=self.parse_start, errback=self.request_failed)
+
+    def parse_start(self, response: scrapy.http.Response) -> Any:
+        """The callback for each start URL."""
+        raise NotImplementedError
+
+    def allowed(self, url: str) -> bool:
+        host = (urlsplit(url).hostname or "").lower()
+        return any(host == d or host.endswith("." + d) for d in self.allowed_domains)
+
+    def skip(self, reason: str, url: str) -> None:
+        """Count an entry not followed (``ingest/filtered/<reason>``); DEBUG log, INFO summary."""
+        assert self.crawler.stats is not None
+        self.crawler.stats.inc_value(f"ingest/filtered/{reason}")
+        self.tally[reason] += 1
+        self.logger.debug("skipped (%s): %s", reason, url)
+
+    def before_since(self, when: datetime | None) -> bool:
+        """True when ``since`` is set and the entry is dated (in its own offset) before it."""
+        return self.since is not None and when is not None and when.date() < self.since
+
+    @property
+    def limit_reached(self) -> bool:
+        return self.limit is not None and len(self.requested) >= self.limit
+
+    def follow(self, url: str, listing: Listing, lastmod: str | None) -> scrapy.Request | None:
+        """The article request for a listed URL, carrying ``listing``; None when skipped."""
+        if not self.allowed(url):
+            self.skip("offsite", url)
+            return None
+        if url in self.requested:
+            self.skip("listed_twice", url)
+            return None
+        if self.limit_reached:
+            self.skip("over_limit", url)
+            return None
+        self.requested.add(url)
+        self.tally["requested"] += 1
+        return scrapy.Request(
+            url,
+            callback=self.parse_article,
+            errback=self.request_failed,
+            cb_kwargs={"listing": listing},
+            meta={ARTICLE: True, LASTMOD: lastmod},  # lets an unchanged stored article be skipped
+        )
+
+    def summarise(self, url: str, entries: int) -> None:
+        """One INFO line per feed or sitemap: how many entries, requested, skipped and why."""
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(self.tally.items()))
+        self.logger.info("%s: %d entries (%s)", url, entries, counts or "nothing followed")
+        self.tally.clear()

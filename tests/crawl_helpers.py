@@ -1,0 +1,94 @@
+"""Helpers for tests that run ``python -m ingest crawl`` against a loopback mirror: the command,
+the rows it left and the stats of its run."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from ingest.db import open_db
+from ingest.mirror import mirror_root
+
+CRAWL_TIMEOUT = 120  # seconds; a crawl of the mirror takes a few
+# The demo's archive days, and the politeness that only real sites need switched off.
+MIRROR_ARGS = ["-a", "since=2025-07-02", "-a", "until=2025-07-04"]
+LOOPBACK = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False"]
+LOOPBACK += ["-s", "CONCURRENT_REQUESTS_PER_DOMAIN=8"]
+TABLES = {"articles": "url", "images": "article_url, position", "translations": "story_id, lang"}
+
+
+def clean_env() -> dict[str, str]:
+    """The environment without INGEST_* variables, so a developer's settings cannot leak in."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("INGEST_")}
+
+
+def crawl_command(db: Path, mirror_url: str, *extra: str) -> list[str]:
+    """``ingest crawl rbc`` over the mirror's archive days into ``db``."""
+    return [
+        sys.executable,
+        "-m",
+        "ingest",
+        "crawl",
+        "rbc",
+        "--db",
+        str(db),
+        *MIRROR_ARGS,
+        *LOOPBACK,
+        "-s",
+        f"INGEST_MIRROR={mirror_url}",
+        *extra,
+    ]
+
+
+def crawl(db: Path, mirror_url: str, *extra: str) -> dict[str, Any]:
+    """Run one crawl to its end; return the stats of the run it recorded."""
+    result = subprocess.run(
+        crawl_command(db, mirror_url, *extra),
+        capture_output=True,
+        text=True,
+        timeout=CRAWL_TIMEOUT,
+        check=False,
+        env=clean_env(),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    stats: dict[str, Any] = last_run(db)["stats"]
+    return stats
+
+
+def last_run(db_path: Path) -> dict[str, Any]:
+    """The latest row of ``runs``, its stats decoded."""
+    db = open_db(db_path, read_only=True)
+    cursor = db.execute("select * from runs order by rowid desc limit 1")
+    run = dict(zip([c[0] for c in cursor.description], cursor.fetchone(), strict=True))
+    db.close()
+    run["stats"] = json.loads(run["stats"]) if run["stats"] else {}
+    return run
+
+
+def every_row(db: Database) -> dict[str, list[dict[str, Any]]]:
+    """Every row of articles, images and translations, every column (fetched_at, run_id too)."""
+    return {
+        table: [dict(r) for r in db.table(table).rows_where(order_by=key)]
+        for table, key in TABLES.items()
+    }
+
+
+def copy_mirror(tmp_path: Path) -> Path:
+    """A private copy of the bundled RBC mirror that a test may edit."""
+    root = tmp_path / "mirror"
+    shutil.copytree(mirror_root("rbc"), root)
+    return root
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    """Replace ``old`` (which must occur exactly once) in a mirror file."""
+    text = path.read_text("utf-8")
+    assert text.count(old) == 1, f"{old!r} in {path}"
+    path.write_text(text.replace(old, new), "utf-8")
