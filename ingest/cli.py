@@ -18,6 +18,10 @@ from ingest.locks import hold_spider_locks
 DEMO_DB = Path("data") / "demo.db"
 # The bundled RBC mirror holds stories of 2-4 July 2025; the demo crawls those archive days.
 DEMO_ARGS = {"since": "2025-07-02", "until": "2025-07-04"}
+# The demo: RBC with its own spider, and two sites declared as data (ingest/site_entries/),
+# crawled by the generic spiders from their declared feeds and sitemaps.
+DEMO_CRAWLS = {"rbc": DEMO_ARGS, "feed": {"site": "pravda"}, "sitemap": {"site": "euronews"}}
+DEMO_MIRRORS = ("rbc", "sites")
 # Politeness is for real sites; the demo and tests talk to a loopback mirror.
 LOOPBACK_SETTINGS = {
     "DOWNLOAD_DELAY": 0,
@@ -51,10 +55,12 @@ def run_crawl(
     settings_overrides: dict[str, Any],
     *,
     jobdirs: dict[str, Path] | None = None,
+    args_for: dict[str, dict[str, str]] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Run spiders in this process (one reactor), return each spider's final Scrapy stats.
 
-    ``jobdirs`` gives a spider its own Scrapy JOBDIR (queue, dupefilter, spider state on disk).
+    ``jobdirs`` gives a spider its own Scrapy JOBDIR (queue, dupefilter, spider state on disk);
+    ``args_for`` adds arguments for one spider on top of ``spider_args``.
     """
     os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "ingest.settings")
     from scrapy import signals
@@ -74,6 +80,7 @@ def run_crawl(
         )
     process = CrawlerProcess(settings)
     results: dict[str, dict[str, Any]] = {}
+    handlers: list[Any] = []  # signal receivers are weak references: keep them alive
     for name in spiders:
         crawler = process.create_crawler(name)
         if jobdirs and name in jobdirs:
@@ -83,9 +90,10 @@ def run_crawl(
             # `reason`, not the stat: CoreStats may set finish_reason after this handler runs.
             results[name] = {**crawler.stats.get_stats(), "finish_reason": reason}
 
+        handlers.append(keep)
         crawler.signals.connect(keep, signal=signals.spider_closed)
         try:
-            process.crawl(crawler, **spider_args)
+            process.crawl(crawler, **{**spider_args, **(args_for or {}).get(name, {})})
         except (TypeError, ValueError) as exc:
             raise click.ClickException(f"{name}: {exc}") from exc
     process.start()
@@ -100,6 +108,8 @@ def summary_lines(db: Database, run_stats: dict[str, Any] | None = None) -> list
         "select coalesce(lang, '?'), count(*) from articles group by 1 order by 2 desc"
     ).fetchall()
     lines.append(f"articles: {total} (" + ", ".join(f"{lang} {n}" for lang, n in per_lang) + ")")
+    per_site = db.execute("select site, count(*) from articles group by 1 order by 2 desc").fetchall()
+    lines.append("sites: " + ", ".join(f"{site} {n}" for site, n in per_site))
     stories = db.execute(
         "select count(*) from (select story_id from translations group by story_id "
         "having count(*) > 1)"
@@ -166,7 +176,8 @@ def crawl(
 
     Example: ingest crawl rbc -a lang=uk,en -a since=2025-07-01 --db data/news.db
     """
-    from ingest.jobs import NotAJobDir, discard, is_job_dir, job_dirs
+    from ingest.dbfaults import FAULT_REASONS, final_reason
+    from ingest.jobs import NotAJobDir, discard, is_job_dir, job_dirs, was_killed
 
     db = db_path or default_db_path()
     hold_spider_locks(db, spiders)  # one run per spider and DB; freed on exit
@@ -180,6 +191,13 @@ def crawl(
                 click.echo(
                     f"{name}: nothing to resume in {path}; crawling from the start", err=True
                 )
+            elif resume and was_killed(path) and discard(path):
+                # Its queue was never saved and its dupefilter lists pages it never stored.
+                click.echo(
+                    f"{name}: the crawl in {path} was killed before it saved its state; "
+                    "crawling from the start (stored articles are not downloaded again)",
+                    err=True,
+                )
             elif not resume and discard(path):
                 click.echo(f"{name}: discarded an unfinished crawl's state in {path}", err=True)
         except NotAJobDir as exc:
@@ -187,7 +205,7 @@ def crawl(
     results = run_crawl(spiders, db, _pairs(args, "-a"), overrides, jobdirs=jobdirs)
     for name, stats in results.items():
         skipped = sum(v for k, v in stats.items() if k.startswith("ingest/skipped/"))
-        reason = stats.get("finish_reason", "?")
+        reason = stats["finish_reason"] = final_reason(stats)
         click.echo(
             f"{name}: {stats.get('ingest/stored', 0)} stored, "
             f"{stats.get('ingest/unchanged', 0)} unchanged, {skipped} not downloaded again, "
@@ -195,10 +213,21 @@ def crawl(
         )
         if reason == "finished":
             discard(jobdirs[name])  # nothing left to resume
+        elif reason in FAULT_REASONS:
+            # Pages downloaded but not stored are in the state's dupefilter: a resume would skip
+            # them. A fresh crawl downloads only what is not stored.
+            discard(jobdirs[name])
+            click.echo(
+                f"{name}: stopped, the database could not be written ({reason}); nothing "
+                "half-written. Once it can, run the same command again (without --resume).",
+                err=True,
+            )
         else:
             click.echo(f"{name}: to continue, run the same command with --resume", err=True)
     if any(stats.get("finish_reason") != "finished" for stats in results.values()):
         sys.exit(1)
+    if missing := [name for name in spiders if name not in results]:
+        raise click.ClickException(f"{', '.join(missing)}: the crawl did not run; see the log")
 
 
 @cli.command()
@@ -211,26 +240,32 @@ def crawl(
     help="SQLite file for the demo.",
 )
 def demo(db_path: Path) -> None:
-    """Crawl the bundled offline mirror of RBC-Ukraine with the real spider and pipelines.
+    """Crawl the bundled offline mirrors with the real spiders and pipelines.
 
-    The mirror is served on 127.0.0.1; stored URLs are the real ones.
+    RBC-Ukraine with its own spider; Ukrainska Pravda (feed) and Euronews (sitemap) with the
+    generic spiders. The mirrors are served on 127.0.0.1; stored URLs are the real ones.
 
     Example: ingest demo --db /tmp/demo.db
     """
     from ingest.mirror import mirror_root, serve
     from ingest.query import search_rows
 
-    with serve(mirror_root("rbc")) as server:
+    with serve([mirror_root(name) for name in DEMO_MIRRORS]) as server:
         settings = {
             **LOOPBACK_SETTINGS,
             "INGEST_MIRROR": server.url,
             "INGEST_TRIGGER": "demo",
             "LOG_LEVEL": "WARNING",  # the summary below is the demo's output
         }
-        results = run_crawl(["rbc"], db_path, DEMO_ARGS, settings)
+        results = run_crawl(list(DEMO_CRAWLS), db_path, {}, settings, args_for=DEMO_CRAWLS)
     db = open_db(db_path)
     click.echo(f"demo database: {db_path}")
-    for line in summary_lines(db, results.get("rbc")):
+    totals: dict[str, Any] = {}
+    for stats in results.values():  # the counts the summary reads, over all three crawls
+        for key, value in stats.items():
+            if isinstance(value, int) and key.startswith(("ingest/", "robotstxt/")):
+                totals[key] = totals.get(key, 0) + value
+    for line in summary_lines(db, totals):
         click.echo("  " + line)
     example = next(search_rows(db, "air defense", limit=1), None)
     if example:

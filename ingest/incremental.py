@@ -32,6 +32,7 @@ from sqlite_utils import Database
 
 from ingest.dates import parse_iso, utc_now_iso
 from ingest.db import open_db
+from ingest.dbfaults import DbGuard, StorageFault
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +106,7 @@ class IncrementalMiddleware:
         jobdir = job_dir(settings)
         self.state_file = Path(jobdir, STATE_FILE) if jobdir else None
         self.db: Database | None = None
+        self.guard = DbGuard(crawler)  # locked / full database: ingest/dbfaults.py
         # This crawl's decisions: a spider may ask for one URL twice (a feed's change date
         # arriving after a listing's request without one).
         self.fetched: set[str] = set()
@@ -118,7 +120,7 @@ class IncrementalMiddleware:
         return middleware
 
     def spider_opened(self, spider: Spider) -> None:
-        self.db = open_db(self.db_path)
+        self.db = open_db(self.db_path, busy_timeout=self.guard.busy_timeout)
         if self.state_file is not None and self.state_file.is_file():
             state = json.loads(self.state_file.read_text("utf-8"))
             self.fetched = set(state.get("fetched", []))
@@ -232,7 +234,13 @@ class IncrementalMiddleware:
                 "body_hash": hashlib.sha256(response.body).hexdigest(),
                 "fetched_at": now,
             }
-        self.db.table("seen").upsert(row, pk="url")
+        if self.guard.halted:  # closing on a storage fault: the response still goes on
+            return
+        db = self.db
+        try:
+            self.guard.run(lambda: db.table("seen").upsert(row, pk="url"), "seen")
+        except StorageFault as fault:
+            self.guard.halt(fault)
 
     def site_of(self, url: str) -> str:
         """The declared site's name, as in ``articles.site``; the host for unknown sites."""

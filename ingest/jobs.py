@@ -34,6 +34,20 @@ def is_job_dir(path: Path) -> bool:
     return any((path / name).exists() for name in JOB_FILES)
 
 
+def was_killed(path: Path) -> bool:
+    """True when the crawl in ``path`` died without closing (SIGKILL, OOM, power cut).
+
+    Scrapy writes ``spider.state`` (and its queue's index) only when a spider closes, after the
+    dupefilter's ``requests.seen``, which grows as requests are scheduled. A ``requests.seen``
+    without a later ``spider.state`` lists pages whose items may never have been stored:
+    resuming would skip them.
+    """
+    seen, state = path / "requests.seen", path / "spider.state"
+    if not seen.exists():
+        return False
+    return not state.exists() or seen.stat().st_mtime_ns > state.stat().st_mtime_ns
+
+
 def discard(path: Path) -> bool:
     """Remove the crawl state in ``path``; True if there was some. Refuses foreign directories."""
     if not path.exists():

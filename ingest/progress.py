@@ -79,7 +79,7 @@ class ProgressExtension:
         settings = crawler.settings
         interval = settings.getfloat("INGEST_PROGRESS_INTERVAL", 30.0)
         if not settings.getbool("INGEST_PROGRESS", True) or interval <= 0:
-            raise NotConfigured("progress is off (INGEST_PROGRESS / INGEST_PROGRESS_INTERVAL)")
+            raise NotConfigured  # off unless configured; a message would warn on every crawl
         assert crawler.stats is not None
         ext = cls(crawler.stats, interval=interval)
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)

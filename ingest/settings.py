@@ -72,12 +72,20 @@ INGEST_ARTICLE_PIPELINES = {
 INGEST_DB = os.environ.get("INGEST_DB") or "data/news.db"
 INGEST_TRIGGER = os.environ.get("INGEST_TRIGGER", "manual")  # manual | scheduled | demo
 INGEST_BATCH_SIZE = 100
+# A locked database (another writer, a VACUUM): SQLite waits INGEST_DB_BUSY_TIMEOUT seconds per
+# statement; a batch is retried for INGEST_DB_LOCK_TIMEOUT seconds in all, then the crawl stops
+# with finish reason db_locked (ingest/dbfaults.py). A full disk stops it at once (disk_full).
+INGEST_DB_BUSY_TIMEOUT = 5.0
+INGEST_DB_LOCK_TIMEOUT = 60.0
 INGEST_MIN_BODY_CHARS = 200
 INGEST_FUTURE_TOLERANCE = 300  # seconds a publish date may lead the fetch clock
 # Processes for the CPU-bound article work (ingest/workers.py); 0 = on the crawl thread.
 # Default: one per CPU this process may use (the affinity mask, where the OS has one).
 _CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 INGEST_WORKERS = int(os.environ.get("INGEST_WORKERS") or _CPUS or 1)
+# Pages run on the crawl thread before the workers start (0: at once). Starting them costs 1-2 s
+# of CPU, more than a crawl of a few dozen pages (the demo, the tests) spends on its pages.
+INGEST_POOL_AFTER = int(os.environ.get("INGEST_POOL_AFTER") or 100)
 INGEST_DEFER_PARSING = True  # spiders hand raw pages to ExtractionPipeline
 INGEST_MIRROR = os.environ.get("INGEST_MIRROR", "")  # "http://127.0.0.1:PORT" to use a mirror
 INGEST_INCREMENTAL = True  # False (ingest crawl --full): download every article again

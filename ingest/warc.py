@@ -162,7 +162,7 @@ class WarcWriterMiddleware:
     def from_crawler(cls, crawler: Crawler) -> Self:
         target = crawler.settings.get("INGEST_WARC_OUT")
         if not target:
-            raise NotConfigured("INGEST_WARC_OUT is not set")
+            raise NotConfigured  # off unless configured; a message would warn on every crawl
         middleware = cls(crawler, Path(target))
         crawler.signals.connect(middleware.close, signal=signals.spider_closed)
         return middleware

@@ -6,6 +6,8 @@ and a 2-core machine used one core. ``ExtractionPipeline`` hands each page to ``
 parsing, then the per-article pipelines of ``INGEST_ARTICLE_PIPELINES`` (boilerplate, normalise,
 language: no state shared between items), in order, unchanged. ``INGEST_WORKERS`` = N > 0 runs
 that on N worker processes, 0 on the crawl thread: the same code either way, so the same output.
+The pool only starts after ``INGEST_POOL_AFTER`` pages (run on the crawl thread meanwhile): small
+crawls never pay its start-up.
 
 What a stage does besides its item travels back with it and is replayed on the crawl: stats
 increments, log records, a ``DropItem``. Each stage's CPU time (``time.thread_time`` where it
@@ -140,7 +142,12 @@ class StagePool:
     each outcome's stats and logs on the crawl.
 
     Workers are spawned, not forked: the crawl process has threads (the reactor's, a mirror
-    server's) and open SQLite handles that a fork would copy mid-use.
+    server's) and open SQLite handles that a fork would copy mid-use. Spawning costs 1-2 s of
+    CPU per crawl (each worker imports Scrapy, lxml, bs4 and loads langdetect's profiles), which
+    a small crawl (the demo, the tests: a few dozen pages) never wins back. So the first
+    ``start_after`` pages run here; the next one starts the pool, and pages keep running here
+    until a worker is ready (no stall while they start). The same stages either way, so the
+    same output.
     """
 
     def __init__(
@@ -149,31 +156,46 @@ class StagePool:
         pipelines: list[str],
         workers: int = 0,
         stats: StatsCollector | None = None,
+        start_after: int = 0,
     ) -> None:
         self.workers = max(0, workers)
         self.stats = stats
+        self.settings = settings
+        self.pipelines = pipelines
+        self.start_after = max(0, start_after)
+        self.pages = 0  # pages (and items) received so far
         self.local: ArticleStages | None = None
         self.executor: ProcessPoolExecutor | None = None
-        if self.workers:
-            self.executor = ProcessPoolExecutor(
-                self.workers,
-                mp_context=get_context("spawn"),
-                initializer=_init_worker,
-                initargs=(settings, pipelines),
-            )
-            for _ in range(self.workers):  # start them now, while the first pages download
-                self.executor.submit(_ready)
-        else:
-            self.local = ArticleStages(settings, pipelines)
+        self.ready: list[Future[None]] = []
+        if self.workers and not self.start_after:
+            self.start()
+
+    def start(self) -> None:
+        """Spawn the workers; they initialise while pages still run here."""
+        self.executor = ProcessPoolExecutor(
+            self.workers,
+            mp_context=get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(self.settings, self.pipelines),
+        )
+        self.ready = [self.executor.submit(_ready) for _ in range(self.workers)]
+
+    def pool_ready(self) -> bool:
+        """Whether pages go to the workers: the pool runs and one worker has initialised."""
+        return self.executor is not None and any(f.done() for f in self.ready)
 
     async def run(self, obj: Page | ArticleItem) -> ArticleItem:
         """The item ``obj`` becomes, computed here or in a worker; raises its ``DropItem``."""
-        if self.executor is None:
-            assert self.local is not None
-            out = self.local.run(obj)
-        else:
+        self.pages += 1
+        if self.workers and self.executor is None and self.pages > self.start_after:
+            self.start()
+        if self.executor is not None and self.pool_ready():
             future: Future[Outcome] = self.executor.submit(_run_in_worker, obj)
             out = await asyncio.wrap_future(future)
+        else:
+            if self.local is None:
+                self.local = ArticleStages(self.settings, self.pipelines)
+            out = self.local.run(obj)
         self.replay(out)
         if out.dropped is not None or out.item is None:
             raise DropItem(out.dropped or "no item", log_level=out.drop_log_level)

@@ -15,7 +15,8 @@ from ingest.workers import StagePool
 class ExtractionPipeline:
     """Reads a ``Page`` (what spiders yield when ``INGEST_DEFER_PARSING`` is set) or an
     ``ArticleItem``; returns the item parsed and passed through ``INGEST_ARTICLE_PIPELINES``
-    (boilerplate, normalise, language), on one of ``INGEST_WORKERS`` processes (0: here).
+    (boilerplate, normalise, language), on one of ``INGEST_WORKERS`` processes (0: here),
+    once ``INGEST_POOL_AFTER`` pages have run here.
 
     Drops what those pipelines drop, with their reasons; their stats and log lines come back
     with the item. Stats: ``ingest/cpu_us/<stage>``, CPU microseconds where each stage ran.
@@ -32,8 +33,14 @@ class ExtractionPipeline:
             p if isinstance(p, str) else f"{p.__module__}.{p.__qualname__}"
             for p in build_component_list(settings.getdict("INGEST_ARTICLE_PIPELINES"))
         ]
-        workers = settings.getint("INGEST_WORKERS")
-        return cls(StagePool(settings.copy_to_dict(), paths, workers, crawler.stats))
+        pool = StagePool(
+            settings.copy_to_dict(),
+            paths,
+            settings.getint("INGEST_WORKERS"),
+            crawler.stats,
+            start_after=settings.getint("INGEST_POOL_AFTER"),
+        )
+        return cls(pool)
 
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, Page | ArticleItem):

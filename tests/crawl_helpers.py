@@ -62,14 +62,25 @@ def crawl(db: Path, mirror_url: str, *extra: str) -> dict[str, Any]:
     return stats
 
 
-def last_run(db_path: Path) -> dict[str, Any]:
-    """The latest row of ``runs``, its stats decoded."""
+def last_run(db_path: Path, spider: str | None = None) -> dict[str, Any]:
+    """The latest row of ``runs`` (of one spider, if given), its stats decoded."""
     db = open_db(db_path, read_only=True)
-    cursor = db.execute("select * from runs order by rowid desc limit 1")
+    where, params = ("where spider = ?", [spider]) if spider else ("", [])
+    cursor = db.execute(f"select * from runs {where} order by rowid desc limit 1", params)  # noqa: S608
     run = dict(zip([c[0] for c in cursor.description], cursor.fetchone(), strict=True))
     db.close()
     run["stats"] = json.loads(run["stats"]) if run["stats"] else {}
     return run
+
+
+def demo_stats(db_path: Path) -> dict[str, Any]:
+    """The counting stats of the last demo: its runs (rbc, feed, sitemap) added up."""
+    totals: dict[str, Any] = {}
+    for spider in ("rbc", "feed", "sitemap"):
+        for key, value in last_run(db_path, spider)["stats"].items():
+            if isinstance(value, int) and not isinstance(value, bool):
+                totals[key] = totals.get(key, 0) + value
+    return totals
 
 
 def every_row(db: Database) -> dict[str, list[dict[str, Any]]]:

@@ -66,7 +66,7 @@ def crawled(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     first = snapshot(open_db(db_file))
     second_output = run_demo(db_file)
     db = open_db(db_file)
-    runs = list(db.table("runs").rows_where(order_by="started_at"))
+    runs = list(db.table("runs").rows_where("spider = 'rbc'", order_by="started_at"))
     return {
         "db": db,
         "first": first,
@@ -178,6 +178,38 @@ def test_second_crawl_is_idempotent(crawled: dict[str, Any]) -> None:
     assert len(runs) == 2
     assert [r["trigger"] for r in runs] == ["demo", "demo"]
     assert all(r["finish_reason"] == "finished" for r in runs)
+    db: Database = crawled["db"]
+    spiders = [r[0] for r in db.execute("select spider from runs order by started_at, spider")]
+    assert sorted(spiders) == sorted(["rbc", "feed", "sitemap"] * 2)
+
+
+def test_declared_sites_come_in_through_the_generic_spiders(crawled: dict[str, Any]) -> None:
+    """Ukrainska Pravda from its RSS feeds, Euronews from its Google News sitemap (mirror)."""
+    db: Database = crawled["db"]
+    per_site = dict(db.execute("select site, count(*) from articles group by site").fetchall())
+    assert per_site["pravda"] == 6
+    assert per_site["euronews"] == 3
+    sources = {
+        site: sorted(str(s).split(","))
+        for site, s in db.execute(
+            "select site, group_concat(distinct source) from articles "
+            "where site in ('pravda', 'euronews') group by site"
+        )
+    }
+    assert sources == {  # the feeds and sitemap the site entries declare
+        "pravda": [
+            "https://www.pravda.com.ua/rss/view_news/",
+            "https://www.pravda.com.ua/rus/rss/view_news/",
+        ],
+        "euronews": ["https://www.euronews.com/sitemaps/en/latest-news.xml"],
+    }
+    # the uk and ru versions of each Pravda story are linked by their shared id
+    pairs = db.execute(
+        "select count(*) from (select t.story_id from translations t join articles a "
+        "on a.url = t.url where a.site = 'pravda' group by t.story_id having count(*) = 2)"
+    ).fetchone()[0]
+    assert pairs == 3
+    assert "sites: rbc 39, pravda 6, euronews 3" in crawled["output"]
 
 
 def test_fts_finds_the_seed_in_english_and_ukrainian(crawled: dict[str, Any]) -> None:

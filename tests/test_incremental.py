@@ -29,7 +29,16 @@ from pipelines.storage import SQLitePipeline
 from spiders.rbc import RbcSpider
 
 from .conftest import FIXTURES
-from .crawl_helpers import CRAWL_TIMEOUT, clean_env, copy_mirror, crawl, edit, every_row, last_run
+from .crawl_helpers import (
+    CRAWL_TIMEOUT,
+    clean_env,
+    copy_mirror,
+    crawl,
+    demo_stats,
+    edit,
+    every_row,
+    last_run,
+)
 
 CHANGED = "https://newsukraine.rbc.ua/news/hryvnia-deposit-rates-july-1751534100.html"
 YOUNG = "https://newsukraine.rbc.ua/news/diia-map-invincibility-points-starlink-1751610600.html"
@@ -97,7 +106,7 @@ def test_a_second_demo_downloads_no_stored_article_and_changes_no_row(tmp_path: 
     first_seen = seen_rows(db_path)
     second_output = run_demo(db_path)
     db = open_db(db_path, read_only=True)
-    stats = last_run(db_path)["stats"]
+    stats = demo_stats(db_path)
 
     assert every_row(db) == first_rows  # fetched_at and run_id included
     assert stats.get("ingest/db/changes", 0) == 0  # SQLite's total_changes over the flushes

@@ -206,7 +206,9 @@ def test_query_runs_a_select_with_bound_parameters(demo_db: Path, db: Database) 
         demo_db,
         "--json",
     )
-    expected = db.execute("select lang, count(*) from articles group by lang order by lang")
+    expected = db.execute(
+        "select lang, count(*) from articles where site = 'rbc' group by lang order by lang"
+    )
     assert [(r["lang"], r["n"]) for r in json_lines(out)] == expected.fetchall()
     fts = ok(
         "query",
@@ -372,13 +374,16 @@ def test_export_streams_rather_than_holding_every_row(tmp_path: Path) -> None:
 
 def test_runs_show_counts_and_drop_reasons_from_the_stats(demo_db: Path, db: Database) -> None:
     rows = json_lines(ok("runs", "--db", demo_db, "--json"))
-    (run,) = rows
-    stats = json.loads(db.execute("select stats from runs").fetchone()[0])
+    assert sorted(r["spider"] for r in rows) == ["feed", "rbc", "sitemap"]  # one demo
+    run = next(r for r in rows if r["spider"] == "rbc")
+    stats = json.loads(db.execute("select stats from runs where spider = 'rbc'").fetchone()[0])
     assert run["trigger"] == "demo"
     assert run["finish_reason"] == "finished"
-    assert run["stored"] == stats["ingest/stored"] == db.table("articles").count
+    rbc_articles = db.execute("select count(*) from articles where site = 'rbc'").fetchone()[0]
+    assert run["stored"] == stats["ingest/stored"] == rbc_articles
     assert run["drops"] == {"empty_page": 1, "non_html": 1, "too_short": 2}
     assert run["dropped"] == 4
+    assert sum(r["stored"] for r in rows) == db.table("articles").count
     table = ok("runs", "--db", demo_db)
     assert "empty_page 1, non_html 1, too_short 2" in table
     assert table.splitlines()[0].split() == [
@@ -408,7 +413,9 @@ def test_stats_count_articles_per_site_language_and_day(demo_db: Path, db: Datab
     rows = json_lines(ok("stats", "--db", demo_db, "--json"))
     assert sum(r["articles"] for r in rows) == db.table("articles").count
     assert {r["lang"] for r in rows} == {"uk", "ru", "en"}
-    assert {r["day"] for r in rows} == {"2025-07-02", "2025-07-03", "2025-07-04"}
+    # RBC's mirror covers 2-4 July 2025; the Pravda and Euronews mirrors start on the 1st.
+    assert {r["day"] for r in rows} == {"2025-07-01", "2025-07-02", "2025-07-03", "2025-07-04"}
+    assert {r["site"] for r in rows} == {"rbc", "pravda", "euronews"}
     seed_day = next(r for r in rows if r["lang"] == "en" and r["day"] == "2025-07-04")
     assert (
         seed_day["articles"]

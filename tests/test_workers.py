@@ -15,6 +15,7 @@ from scrapy.exceptions import DropItem
 
 from ingest.db import open_db
 from ingest.extract import Page
+from ingest.items import ArticleItem
 from ingest.workers import CPU_STAT, StagePool
 
 from .test_e2e import CRAWL_TIMEOUT, snapshot
@@ -36,7 +37,8 @@ def demo(db: Path, workers: int) -> dict[str, Any]:
         text=True,
         timeout=CRAWL_TIMEOUT,
         check=False,
-        env={**os.environ, "INGEST_WORKERS": str(workers)},
+        # The pool from the first page (by default a crawl this small never starts it).
+        env={**os.environ, "INGEST_WORKERS": str(workers), "INGEST_POOL_AFTER": "0"},
     )
     assert result.returncode == 0, result.stderr[-3000:]
     database = open_db(db)
@@ -80,3 +82,34 @@ def test_a_drop_in_a_stage_is_raised_with_its_reason(workers: int) -> None:
             asyncio.run(pool.run(page))
     finally:
         pool.shutdown()
+
+
+def test_the_pool_starts_after_its_first_pages_and_changes_nothing() -> None:
+    import asyncio
+
+    pages = [
+        Page(url=f"{URL[:-5]}-{n}.html", html=PAGE, fetched_at="2025-07-04T15:00:00Z")
+        for n in range(4)
+    ]
+    pool = StagePool({}, STAGES, workers=1, start_after=2)
+
+    async def crawl() -> list[ArticleItem]:
+        items = [await pool.run(page) for page in pages[:2]]
+        assert pool.executor is None  # the first two ran here
+        items.append(await pool.run(pages[2]))  # starts the pool; runs here until it is ready
+        assert pool.executor is not None
+        await asyncio.wrap_future(pool.ready[0])
+        items.append(await pool.run(pages[3]))  # in the worker
+        return items
+
+    try:
+        items = asyncio.run(crawl())
+    finally:
+        pool.shutdown()
+    first = items[0]
+    for item in items[1:]:
+        assert (item.body, item.lang, item.lang_confidence) == (
+            first.body,
+            first.lang,
+            first.lang_confidence,
+        )

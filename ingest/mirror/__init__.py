@@ -16,7 +16,7 @@ import hashlib
 import json
 import mimetypes
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -73,7 +73,7 @@ def not_modified(request_headers: Any, etag: str, mtime: float) -> bool:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    root: Path
+    roots: tuple[Path, ...]
     headers_override: dict[str, dict[str, Any]]
     hits: list[tuple[str, int]]
 
@@ -86,7 +86,9 @@ class _Handler(BaseHTTPRequestHandler):
         host, _, rest = split.path.lstrip("/").partition("/")
         key = f"{host}/{rest}"
         override = self.headers_override.get(key, {})
-        target = resolve(self.root, host, "/" + rest)
+        target = next(
+            (t for root in self.roots if (t := resolve(root, host, "/" + rest)) is not None), None
+        )
         if target is None:
             self.send_error(HTTPStatus.NOT_FOUND)
             return
@@ -116,18 +118,23 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class MirrorServer:
-    """A threaded HTTP server for one mirror directory on 127.0.0.1 (port 0 = any free port)."""
+    """A threaded HTTP server for mirror directories on 127.0.0.1 (port 0 = any free port).
 
-    def __init__(self, root: Path, port: int = 0) -> None:
-        overrides_file = root / "_headers.json"
-        overrides = (
-            json.loads(overrides_file.read_text("utf-8")) if overrides_file.is_file() else {}
-        )
+    Several roots (one per bundled mirror) are served as one: each holds its own hosts.
+    """
+
+    def __init__(self, root: Path | Sequence[Path], port: int = 0) -> None:
+        roots = (root,) if isinstance(root, Path) else tuple(root)
+        overrides: dict[str, dict[str, Any]] = {}
+        for each in roots:
+            overrides_file = each / "_headers.json"
+            if overrides_file.is_file():
+                overrides.update(json.loads(overrides_file.read_text("utf-8")))
         self.hits: list[tuple[str, int]] = []  # (path, status) of every request answered
         handler = type(
             "MirrorHandler",
             (_Handler,),
-            {"root": root, "headers_override": overrides, "hits": self.hits},
+            {"roots": roots, "headers_override": overrides, "hits": self.hits},
         )
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -147,8 +154,8 @@ class MirrorServer:
 
 
 @contextmanager
-def serve(root: Path, port: int = 0) -> Iterator[MirrorServer]:
-    """Serve ``root`` for the duration of a ``with`` block."""
+def serve(root: Path | Sequence[Path], port: int = 0) -> Iterator[MirrorServer]:
+    """Serve ``root`` (one directory or several) for the duration of a ``with`` block."""
     server = MirrorServer(root, port).start()
     try:
         yield server
@@ -176,7 +183,7 @@ class MirrorMiddleware:
     def from_crawler(cls, crawler: Crawler) -> Self:
         base = crawler.settings.get("INGEST_MIRROR")
         if not base:
-            raise NotConfigured("INGEST_MIRROR is not set")
+            raise NotConfigured  # off unless configured; a message would warn on every crawl
         return cls(base)
 
     def process_request(self, request: Request) -> Request | None:

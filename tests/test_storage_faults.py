@@ -1,0 +1,363 @@
+"""The database fails under a crawl: locked by another connection, full, or the crawl killed in
+the middle of a write. Each time the file stays consistent (``integrity_check``, FTS in sync), no
+article is half-written (its images and translations are those of an undisturbed crawl), the
+crawl either stores everything or stops with a counted reason and a non-zero exit, and the next
+crawl completes the set, every article once.
+
+The real ``ingest crawl rbc`` runs in a subprocess against the bundled mirror on 127.0.0.1, slowed
+(one request at a time, 0.2 s apart, batches of 2) so a fault can be made to land mid-crawl.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ingest.db import open_db
+from ingest.mirror import MirrorServer, mirror_root, serve
+
+from .crawl_helpers import CRAWL_TIMEOUT, clean_env, crawl, crawl_command, last_run
+
+REPO = Path(__file__).resolve().parent.parent
+SLOW = ["-s", "CONCURRENT_REQUESTS=1", "-s", "DOWNLOAD_DELAY=0.2", "-s", "INGEST_BATCH_SIZE=2"]
+# A short busy handler, so a held lock is met within the test's seconds.
+SHORT_WAITS = ["-s", "INGEST_DB_BUSY_TIMEOUT=0.2"]
+FIRST = 4  # articles stored before the fault is made
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[MirrorServer]:
+    with serve(mirror_root("rbc")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def reference(server: MirrorServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """An undisturbed crawl: per URL, the article's images and the translations it wrote."""
+    db_path = tmp_path_factory.mktemp("reference") / "news.db"
+    crawl(db_path, server.url)
+    return content(db_path)
+
+
+def content(db_path: Path) -> dict[str, Any]:
+    """What a test compares: article URLs, bodies, images per URL, translation rows."""
+    db = open_db(db_path, read_only=True)
+    try:
+        bodies = {r["url"]: r["body"] for r in db.table("articles").rows}
+        images: dict[str, list[tuple[Any, ...]]] = {}
+        for r in db.execute(
+            "select article_url, position, src, caption, credit from images "
+            "order by article_url, position"
+        ):
+            images.setdefault(r[0], []).append(tuple(r))
+        translations = set(db.execute("select story_id, lang, url from translations").fetchall())
+        return {"bodies": bodies, "images": images, "translations": translations}
+    finally:
+        db.close()
+
+
+def assert_consistent(db_path: Path, reference: dict[str, Any]) -> dict[str, Any]:
+    """The file is sound and every stored article is whole; returns its content."""
+    conn = sqlite3.connect(db_path)
+    try:
+        assert conn.execute("pragma integrity_check").fetchall() == [("ok",)]
+        assert conn.execute("pragma foreign_key_check").fetchall() == []
+        # FTS5's own check: the index holds exactly the rows of articles (raises if not).
+        conn.execute("insert into articles_fts(articles_fts) values('integrity-check')")
+        fts = conn.execute("select count(*) from articles_fts").fetchone()[0]
+        assert fts == conn.execute("select count(*) from articles").fetchone()[0]
+    finally:
+        conn.close()
+    got = content(db_path)
+    assert set(got["bodies"]) <= set(reference["bodies"])
+    for url, body in got["bodies"].items():
+        assert body == reference["bodies"][url], url
+        assert got["images"].get(url, []) == reference["images"].get(url, []), url
+    assert set(got["images"]) <= set(got["bodies"])  # no image without its article
+    assert got["translations"] <= reference["translations"]
+    stored = set(got["bodies"])
+    for _, _, url in got["translations"]:  # an article's own row came with it
+        if url in stored:
+            continue
+        assert url not in reference["bodies"] or url not in stored
+    return got
+
+
+def stored_count(db_path: Path) -> int:
+    if not db_path.exists():
+        return 0
+    conn = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+    try:
+        return int(conn.execute("select count(*) from articles").fetchone()[0])
+    except sqlite3.OperationalError:  # not created yet
+        return 0
+    finally:
+        conn.close()
+
+
+def start(command: list[str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_env(),
+        cwd=REPO,
+    )
+
+
+def wait_for(condition: Callable[[], bool], process: subprocess.Popen[str], what: str) -> None:
+    deadline = time.monotonic() + CRAWL_TIMEOUT
+    while not condition():
+        assert process.poll() is None, f"the crawl ended before {what}"
+        assert time.monotonic() < deadline, f"no {what} in time"
+        time.sleep(0.01)
+
+
+def finish(process: subprocess.Popen[str]) -> subprocess.CompletedProcess[str]:
+    try:
+        stdout, stderr = process.communicate(timeout=CRAWL_TIMEOUT)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+def logged_stat(log: str, name: str) -> int:
+    """A counter from the stats Scrapy dumps at the end of the log (the run's row may be
+    unwritable: the database was locked or full)."""
+    found = re.search(rf"'{re.escape(name)}': (\d+)", log)
+    return int(found.group(1)) if found else 0
+
+
+def rerun_completes(db_path: Path, server: MirrorServer, reference: dict[str, Any]) -> None:
+    """A plain crawl afterwards stores every missing article, each once, nothing twice."""
+    before = set(content(db_path)["bodies"])
+    stats = crawl(db_path, server.url)
+    assert last_run(db_path)["finish_reason"] == "finished"
+    got = assert_consistent(db_path, reference)
+    assert got == reference
+    assert stats.get("ingest/stored/new", 0) == len(reference["bodies"]) - len(before)
+
+
+# --- locks ----------------------------------------------------------------------------------
+
+
+def test_a_long_reader_does_not_stop_the_crawl(
+    server: MirrorServer, reference: dict[str, Any], tmp_path: Path
+) -> None:
+    """WAL: a read transaction held for the whole crawl blocks no write (only checkpoints)."""
+    db_path = tmp_path / "news.db"
+    open_db(db_path).close()
+    reader = sqlite3.connect(db_path, isolation_level=None)
+    reader.execute("begin")
+    assert reader.execute("select count(*) from articles").fetchone() == (0,)
+    try:
+        stats = crawl(db_path, server.url, *SHORT_WAITS, "-s", "INGEST_DB_LOCK_TIMEOUT=2")
+        assert reader.execute("select count(*) from articles").fetchone() == (0,)  # its snapshot
+    finally:
+        reader.close()
+    assert stats["finish_reason"] == "finished"
+    assert stats.get("ingest/db/lock_retries", 0) == 0
+    assert assert_consistent(db_path, reference) == reference
+
+
+def test_a_write_lock_shorter_than_the_lock_timeout_is_waited_out(
+    server: MirrorServer, reference: dict[str, Any], tmp_path: Path
+) -> None:
+    db_path = tmp_path / "news.db"
+    process = start(
+        crawl_command(db_path, server.url, *SLOW, *SHORT_WAITS, "-s", "INGEST_DB_LOCK_TIMEOUT=20")
+    )
+    holder = sqlite3.connect(db_path, isolation_level=None, timeout=10)
+    try:
+        wait_for(lambda: stored_count(db_path) >= FIRST, process, "articles stored")
+        holder.execute("begin immediate")  # what a VACUUM or a second writer does
+        time.sleep(2.0)  # ten busy timeouts of the crawl: several downloads and a batch
+        holder.execute("rollback")
+    finally:
+        holder.close()
+        done = finish(process)
+    assert done.returncode == 0, done.stderr[-3000:]
+    stats = last_run(db_path)["stats"]
+    assert stats["finish_reason"] == "finished"
+    assert stats["ingest/db/lock_retries"] >= 1
+    assert "ingest/db/db_locked" not in stats
+    assert not [k for k in stats if k.startswith("ingest/dropped/db_")]
+    assert assert_consistent(db_path, reference) == reference
+
+
+def test_a_write_lock_longer_than_the_lock_timeout_stops_the_crawl_cleanly(
+    server: MirrorServer, reference: dict[str, Any], tmp_path: Path
+) -> None:
+    db_path = tmp_path / "news.db"
+    process = start(
+        crawl_command(db_path, server.url, *SLOW, *SHORT_WAITS, "-s", "INGEST_DB_LOCK_TIMEOUT=1")
+    )
+    holder = sqlite3.connect(db_path, isolation_level=None, timeout=10)
+    try:
+        wait_for(lambda: stored_count(db_path) >= FIRST, process, "articles stored")
+        holder.execute("begin immediate")
+        before = content(db_path)  # a reader still sees the last commit
+        started = time.monotonic()
+        done = finish(process)  # the lock is held until the crawl has given up
+        waited = time.monotonic() - started
+    finally:
+        holder.close()
+    assert done.returncode == 1, done.stderr[-3000:]
+    assert "finish reason db_locked" in done.stdout
+    assert "could not be written (db_locked)" in done.stderr
+    assert "without --resume" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert waited < 30  # the lock timeout (1 s) plus one busy wait per component, not forever
+    assert logged_stat(done.stderr, "ingest/db/db_locked") >= 1
+    assert logged_stat(done.stderr, "ingest/db/lock_retries") >= 1
+    # Nothing was written once the lock was taken: the crawl's half-batch is not in the file.
+    after = assert_consistent(db_path, reference)
+    assert after == before
+    # The end of the run could not be recorded (the lock was still held): counted and logged.
+    assert last_run(db_path)["finish_reason"] is None
+    assert "could not record the end of run" in done.stderr
+    assert not (tmp_path / "jobs" / "rbc").exists()  # a resume would skip unstored pages
+    rerun_completes(db_path, server, reference)
+
+
+# --- a full disk ----------------------------------------------------------------------------
+
+
+def page_count(db_path: Path) -> int:
+    conn = sqlite3.connect(db_path)
+    try:
+        return int(conn.execute("pragma page_count").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def test_a_full_disk_stops_the_crawl_and_keeps_what_was_stored(
+    server: MirrorServer, reference: dict[str, Any], tmp_path: Path
+) -> None:
+    db_path = tmp_path / "news.db"
+    crawl(db_path, server.url, "-a", "limit=8")
+    earlier = content(db_path)
+    assert 0 < len(earlier["bodies"]) < len(reference["bodies"])
+    # Room for a few `seen` rows, not for a batch of articles with their FTS entries.
+    cap = page_count(db_path) + 6
+    command = crawl_command(db_path, server.url, "-s", "INGEST_BATCH_SIZE=5")
+    capped = [sys.executable, "-m", "tests.capped_crawl", str(cap), *command[3:]]
+    process = start(capped)
+    done = finish(process)
+    assert done.returncode == 1, done.stderr[-3000:]
+    assert "finish reason disk_full" in done.stdout
+    assert "could not be written (disk_full)" in done.stderr
+    assert "database or disk is full" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert logged_stat(done.stderr, "ingest/db/disk_full") >= 1
+    assert logged_stat(done.stderr, "ingest/dropped/disk_full") >= 1
+    assert page_count(db_path) <= cap
+    # What was stored before is intact; nothing of the failed batch is in the file.
+    after = assert_consistent(db_path, reference)
+    assert set(after["bodies"]) >= set(earlier["bodies"])
+    for url in earlier["bodies"]:
+        assert after["images"].get(url, []) == earlier["images"].get(url, [])
+    assert last_run(db_path)["finish_reason"] in ("disk_full", None)  # None: no page for it
+    rerun_completes(db_path, server, reference)
+
+
+# --- SIGKILL in the middle of a write ------------------------------------------------------
+
+
+def wal_size(db_path: Path) -> int:
+    try:
+        return os.stat(f"{db_path}-wal").st_size
+    except FileNotFoundError:
+        return 0
+
+
+def children(pid: int) -> list[int]:
+    """Child processes of ``pid`` (the crawl's worker pool), from /proc."""
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except FileNotFoundError:
+        return []
+    return [int(p) for p in text.split()]
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
+
+
+def test_sigkill_in_a_batch_then_resume(
+    server: MirrorServer, reference: dict[str, Any], tmp_path: Path
+) -> None:
+    """Killed while its WAL grows by a batch-sized write (several pages at once, where a `seen`
+    row takes one or two), the crawl leaves a sound file with whole articles only; ``--resume``
+    sees that the state was never saved and crawls from the start, completing the set."""
+    db_path = tmp_path / "news.db"
+    batch = ["-s", "CONCURRENT_REQUESTS=1", "-s", "DOWNLOAD_DELAY=0.1", "-s", "INGEST_BATCH_SIZE=8"]
+    process = start(crawl_command(db_path, server.url, *batch))
+    workers: list[int] = []
+    try:
+        wait_for(lambda: stored_count(db_path) >= 1, process, "a first batch")
+        workers = children(process.pid)
+        size = wal_size(db_path)
+        deadline = time.monotonic() + CRAWL_TIMEOUT
+        while True:  # poll the WAL; kill as a multi-page write lands in it
+            assert process.poll() is None, "the crawl ended before it could be killed"
+            assert time.monotonic() < deadline
+            grown = wal_size(db_path)
+            if grown - size >= 3 * 4096:
+                process.send_signal(signal.SIGKILL)
+                break
+            size = grown
+            time.sleep(0.0005)
+        killed = finish(process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert killed.returncode == -signal.SIGKILL
+    # The worker processes notice their parent is gone and exit.
+    deadline = time.monotonic() + 15
+    while any(alive(p) for p in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    leftover = [p for p in workers if alive(p)]
+    for pid in leftover:  # ours to clean up, by pid, before failing
+        os.kill(pid, signal.SIGKILL)
+    assert not leftover, f"worker processes outlived the killed crawl: {leftover}"
+
+    partial = assert_consistent(db_path, reference)
+    assert 1 <= len(partial["bodies"]) < len(reference["bodies"])
+    assert last_run(db_path)["finished_at"] is None
+    jobdir = tmp_path / "jobs" / "rbc"
+    assert (jobdir / "requests.seen").is_file()
+
+    result = subprocess.run(
+        crawl_command(db_path, server.url, "--resume"),
+        capture_output=True,
+        text=True,
+        timeout=CRAWL_TIMEOUT,
+        check=False,
+        env=clean_env(),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "was killed before it saved its state" in result.stderr
+    stats = last_run(db_path)["stats"]
+    assert stats["finish_reason"] == "finished"
+    assert assert_consistent(db_path, reference) == reference
+    assert stats["ingest/stored/new"] == len(reference["bodies"]) - len(partial["bodies"])
+    assert stats.get("ingest/skipped/unchanged", 0) >= 1  # the stored ones were not fetched
