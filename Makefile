@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo crawl test lint bench bench-extract bench-langid bench-pages clean
+.PHONY: install demo crawl test lint bench bench-extract bench-langid bench-pages soak clean
 
 $(BIN)/ingest: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,9 @@ bench-langid: $(BIN)/ingest ## detect_language vs plain langdetect on ../shared/
 
 bench-pages: $(BIN)/ingest ## body F1 and language of the real pages in tests/fixtures/news_pages
 	$(BIN)/python benchmarks/news_pages.py
+
+soak: $(BIN)/ingest ## 3,000 mirror pages with injected faults on 127.0.0.1; every good one stored once
+	$(BIN)/python benchmarks/soak.py --n 3000
 
 clean:
 	rm -rf $(VENV) *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -284,15 +284,20 @@ def report(r: dict[str, Any], traf_ms: float) -> None:
     if r["dropped"]:
         print(f"  dropped: {r['dropped']}")
     cpu = {k: v / 1000 / per for k, v in r["cpu_us"].items()}
+    # Stage CPU that ran on the crawl thread: all of it without workers; with them, the pages
+    # before the pool started (INGEST_POOL_AFTER) or was ready.
+    on_crawl_thread = cpu.pop("on_crawl_thread", 0.0)
     main = {k: 1000 * v / per for k, v in r["main_stages"].items()}
     where = "worker" if r["workers"] else "crawl thread"
-    in_main = sum(main.values()) + (0 if r["workers"] else sum(cpu.values()))
+    in_main = sum(main.values()) + on_crawl_thread
     crawl_ms = 1000 * r["main_cpu"] / per - in_main
     rest = "download + Scrapy + hand-off (crawl process, rest)"
     print(f"  CPU ms/article: {rest:42} {crawl_ms:6.2f}")
     for label, keys in STAGES:
         stage_ms = sum(cpu.get(k, 0.0) for k in keys)
         print(f"  CPU ms/article: {label + f' ({where})':42} {stage_ms:6.2f}")
+    if r["workers"]:
+        print(f"  of which on the crawl thread (before the pool):  {on_crawl_thread:6.2f}")
     for key in ("validation", "dedup", "storage"):
         print(f"  CPU ms/article: {key + ' (crawl thread)':42} {main.get(key, 0.0):6.2f}")
     total = 1000 * (r["main_cpu"] + r["workers_cpu"]) / per

@@ -108,7 +108,9 @@ def summary_lines(db: Database, run_stats: dict[str, Any] | None = None) -> list
         "select coalesce(lang, '?'), count(*) from articles group by 1 order by 2 desc"
     ).fetchall()
     lines.append(f"articles: {total} (" + ", ".join(f"{lang} {n}" for lang, n in per_lang) + ")")
-    per_site = db.execute("select site, count(*) from articles group by 1 order by 2 desc").fetchall()
+    per_site = db.execute(
+        "select site, count(*) from articles group by 1 order by 2 desc"
+    ).fetchall()
     lines.append("sites: " + ", ".join(f"{site} {n}" for site, n in per_site))
     stories = db.execute(
         "select count(*) from (select story_id from translations group by story_id "

@@ -16,6 +16,7 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
+import lxml.etree
 import lxml.html
 from parsel import Selector
 from w3lib.url import canonicalize_url, url_query_cleaner
@@ -100,8 +101,27 @@ def json_ld_article(sel: Selector) -> dict[str, Any]:
     return {}
 
 
-def _meta(sel: Selector, name: str) -> str | None:
-    value = sel.xpath(f'//meta[@property="{name}" or @name="{name}"]/@content').get()
+def meta_map(sel: Selector) -> dict[str, str]:
+    """``content`` of the page's first ``<meta>`` per ``property`` / ``name`` value, in one walk:
+    what ``//meta[@property=X or @name=X]/@content`` gives for each X, without a whole-tree
+    XPath query per X (a dozen per page)."""
+    metas: dict[str, str] = {}
+    root = sel.root
+    if not isinstance(root, lxml.etree._Element):
+        return metas
+    for el in root.iter("meta"):
+        content = el.get("content")
+        if content is None:
+            continue
+        for attr in ("property", "name"):
+            key = el.get(attr)
+            if key is not None:
+                metas.setdefault(key, content)
+    return metas
+
+
+def _meta(metas: dict[str, str], name: str) -> str | None:
+    value = metas.get(name)
     return collapse(value) if value and value.strip() else None
 
 
@@ -204,8 +224,9 @@ def parse_page(
     sels = site.selectors if site else None
     ld = json_ld_article(sel)
     tz = site.timezone if site else "UTC"
+    metas = meta_map(sel)
 
-    canonical = sel.xpath('//link[@rel="canonical"]/@href').get() or _meta(sel, "og:url") or url
+    canonical = sel.xpath('//link[@rel="canonical"]/@href').get() or _meta(metas, "og:url") or url
     canonical = (
         canonical_url(canonical.strip()) if canonical.startswith("http") else canonical_url(url)
     )
@@ -213,7 +234,7 @@ def parse_page(
     title = _first_text(sel, sels.title) if sels else None
     headline = ld.get("headline")
     title = title or (collapse(headline) if isinstance(headline, str) else None)
-    title = title or _meta(sel, "og:title") or _first_text(sel, "h1")
+    title = title or _meta(metas, "og:title") or _first_text(sel, "h1")
     if not title:
         page_title = _first_text(sel, "title") or ""
         for suffix in site.title_suffixes if site else ():
@@ -223,19 +244,19 @@ def parse_page(
     lead = _first_text(sel, sels.lead) if sels else None
     description = ld.get("description")
     lead = lead or (collapse(description) if isinstance(description, str) else None)
-    lead = lead or _meta(sel, "description") or _meta(sel, "og:description")
+    lead = lead or _meta(metas, "description") or _meta(metas, "og:description")
 
     published, published_raw, published_source = _date(
         [
             (ld.get("datePublished"), "json-ld"),
-            (_meta(sel, "article:published_time"), "meta"),
+            (_meta(metas, "article:published_time"), "meta"),
             (sel.css("time::attr(datetime)").get(), "time"),
         ],
         tz,
         _first_text(sel, sels.published) if sels else None,
     )
     modified, modified_raw, _ = _date(
-        [(ld.get("dateModified"), "json-ld"), (_meta(sel, "article:modified_time"), "meta")],
+        [(ld.get("dateModified"), "json-ld"), (_meta(metas, "article:modified_time"), "meta")],
         tz,
         None,
     )
@@ -254,19 +275,19 @@ def parse_page(
     for name in AUTHOR_META:
         if authors:
             break
-        value = _meta(sel, name)
+        value = _meta(metas, name)
         if value and not value.startswith("http"):  # article:author is often a profile URL
             authors = clean_authors([value], publisher)
 
     tags = [collapse(t) for t in sel.xpath('//meta[@property="article:tag"]/@content').getall()]
-    keywords: Any = ld.get("keywords") or _meta(sel, "news_keywords") or _meta(sel, "keywords")
+    keywords: Any = ld.get("keywords") or _meta(metas, "news_keywords") or _meta(metas, "keywords")
     if not tags and isinstance(keywords, str):
         tags = [k.strip() for k in keywords.split(",") if k.strip()]
     elif not tags and isinstance(keywords, list):
         tags = [k.strip() for k in keywords if isinstance(k, str) and k.strip()]
     if not tags and sels and sels.tags:
         tags = [collapse(t) for t in sel.css(sels.tags).xpath("string()").getall() if t.strip()]
-    section = _meta(sel, "article:section")
+    section = _meta(metas, "article:section")
     ld_section = ld.get("articleSection")
     if not section and isinstance(ld_section, str):
         section = collapse(ld_section)
@@ -277,14 +298,14 @@ def parse_page(
         if code and code not in alternates:
             alternates[code] = canonical_url(link.attrib["href"].strip())
     declared = normalise_lang(sel.xpath("/html/@lang").get()) or normalise_lang(
-        _meta(sel, "og:locale")
+        _meta(metas, "og:locale")
     )
     declared = declared or next((c for c, u in alternates.items() if u == canonical), None)
 
     story_id = None
     if site and site.story_id_pattern and (m := re.search(site.story_id_pattern, canonical)):
         story_id = m.group(1)
-    og_type = _meta(sel, "og:type") or ""
+    og_type = _meta(metas, "og:type") or ""
     root_found = bool(sels and sels.article_root and sel.css(sels.article_root))
     return ArticleItem(
         url=canonical,

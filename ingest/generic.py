@@ -72,11 +72,24 @@ _COMMA_RE = re.compile(r"[,，、،]")
 _HIDDEN_STYLE_RE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 
 
+_HINTS: dict[str, str] = {}  # class and id -> hint: templates repeat the same few names
+_MAX_HINTS = 50_000
+
+
 def _hint(el: _Element) -> str:
-    """The words of class and id, lower case: "articleBody story-x" -> "article body story x"."""
-    attrib = el.attrib
-    raw = f"{attrib.get('class', '')} {attrib.get('id', '')}"
-    return " ".join(_WORD_RE.findall(raw)).lower() if raw != " " else ""
+    """The words of class and id, lower case: "articleBody story-x" -> "article body story x".
+
+    Memoised by the raw names (a page has some thousand elements and a few hundred distinct
+    class/id pairs): computing each one again was a quarter of ``_measure``."""
+    raw = f"{el.get('class', '')} {el.get('id', '')}"
+    if raw == " ":
+        return ""
+    hint = _HINTS.get(raw)
+    if hint is None:
+        if len(_HINTS) >= _MAX_HINTS:
+            _HINTS.clear()
+        hint = _HINTS[raw] = " ".join(_WORD_RE.findall(raw)).lower()
+    return hint
 
 
 def _class_weight(hint: str) -> float:
@@ -92,25 +105,22 @@ def _class_weight(hint: str) -> float:
 
 
 def _hidden(el: _Element) -> bool:
-    attrib = el.attrib
-    if "hidden" in attrib or attrib.get("aria-hidden") == "true":
+    get = el.get  # el.attrib would build a proxy object per element
+    if get("hidden") is not None or get("aria-hidden") == "true":
         return True
-    style = attrib.get("style")
+    style = get("style")
     return bool(style and _HIDDEN_STYLE_RE.search(style))
-
-
-def _strip_len(text: str | None) -> int:
-    return len(text.strip()) if text else 0
 
 
 class _Stats:
     """Per-element text measures, computed bottom-up in one pass over the page."""
 
     __slots__ = (
-        "commas", "comments", "hint", "inline", "inline_link", "link", "mass", "skip", "total",
+        "commas", "comments", "hint", "inline", "inline_link", "is_inline", "link", "mass",
+        "parent", "skip", "total",
     )  # fmt: skip
 
-    def __init__(self) -> None:
+    def __init__(self, parent: _Stats | None, is_inline: bool) -> None:
         self.total = 0  # text length of the whole subtree
         self.link = 0  # of which inside <a>
         self.inline = 0  # text of the element's own inline run (its "paragraph")
@@ -120,51 +130,80 @@ class _Stats:
         self.comments = False  # named like a comment section
         self.hint = ""  # class and id words
         self.mass = 0.0  # paragraph points of the whole subtree, undamped
+        self.parent = parent  # the parent element's stats (None for the root)
+        self.is_inline = is_inline  # an inline tag: its text belongs to the parent's paragraph
+
+
+_HINT_FLAGS: dict[str, tuple[bool, bool]] = {}  # hint -> (unlikely name, comments name)
+
+
+def _hint_flags(hint: str) -> tuple[bool, bool]:
+    """Whether a hint names an unlikely block (and no likely one), and a comment section."""
+    flags = _HINT_FLAGS.get(hint)
+    if flags is None:
+        if len(_HINT_FLAGS) >= _MAX_HINTS:
+            _HINT_FLAGS.clear()
+        flags = _HINT_FLAGS[hint] = (
+            bool(_UNLIKELY_RE.search(hint) and not _MAYBE_RE.search(hint)),
+            bool(_COMMENTS_RE.search(hint)),
+        )
+    return flags
 
 
 def _measure(root: _Element) -> tuple[list[_Element], dict[_Element, _Stats]]:
-    """Stats for every element; non-content and hidden subtrees count as empty."""
+    """Stats for every element; non-content and hidden subtrees count as empty.
+
+    Parents come before their children in ``iter()``, so an element whose parent has no stats
+    is inside a dropped subtree. About 2.5 us per element of a page (~800 of them): the
+    page's largest single cost after langdetect, so names and their flags are memoised and
+    what the later passes need (parent, inline tag) is kept, not asked of lxml again."""
     order: list[_Element] = []
     stats: dict[_Element, _Stats] = {}
-    dead: set[_Element] = set()
+    first = True
     for el in root.iter():
         tag = el.tag
         if not isinstance(tag, str):
             continue
-        parent = el.getparent()
-        if (parent is not None and parent in dead) or tag in _NON_CONTENT or _hidden(el):
-            dead.add(el)
+        if first:
+            parent_stats = None
+            first = False
+        else:
+            parent_stats = stats.get(el.getparent())
+            if parent_stats is None:  # in a non-content or hidden subtree
+                continue
+        if tag in _NON_CONTENT or _hidden(el):
             continue
-        st = _Stats()
+        st = _Stats(parent_stats, tag in _INLINE)
         st.hint = hint = _hint(el)
         if tag in _CHROME:
             st.skip = True
         elif hint and tag not in ("html", "body", "article", "main"):
-            st.skip = bool(_UNLIKELY_RE.search(hint) and not _MAYBE_RE.search(hint))
-            st.comments = bool(_COMMENTS_RE.search(hint))
+            st.skip, st.comments = _hint_flags(hint)
         stats[el] = st
         order.append(el)
+    comma_re = _COMMA_RE
     for el in reversed(order):
         st = stats[el]
         own = el.text
-        n = _strip_len(own)
-        st.inline += n
-        st.total += n
-        if n:
-            st.commas += len(_COMMA_RE.findall(own or ""))
+        if own:
+            n = len(own.strip())
+            if n:
+                st.inline += n
+                st.total += n
+                st.commas += len(comma_re.findall(own))
         for child in el:
             tail = child.tail
             if tail:
-                n = _strip_len(tail)
+                n = len(tail.strip())
                 st.inline += n
                 st.total += n
-                st.commas += len(_COMMA_RE.findall(tail))
+                st.commas += len(comma_re.findall(tail))
             child_stats = stats.get(child)
             if child_stats is None:
                 continue
             st.total += child_stats.total
             st.link += child_stats.link
-            if child.tag in _INLINE:
+            if child_stats.is_inline:
                 st.inline += child_stats.total
                 st.inline_link += child_stats.link
                 st.commas += child_stats.commas
@@ -176,8 +215,7 @@ def _measure(root: _Element) -> tuple[list[_Element], dict[_Element, _Stats]]:
     limit = stats[order[0]].total * _UNLIKELY_SHARE if order else 0
     for el in order:
         st = stats[el]
-        parent = el.getparent()
-        if parent is not None and (parent_stats := stats.get(parent)) and parent_stats.skip:
+        if st.parent is not None and st.parent.skip:
             st.skip = True
         elif st.skip and not st.comments and st.total > limit:
             st.skip = False

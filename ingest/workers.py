@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from scrapy.statscollectors import StatsCollector
 
 CPU_STAT = "ingest/cpu_us/"  # + stage name; microseconds of CPU, summed over the crawl
+# Of those, the microseconds spent on the crawl thread (no pool, or before it was ready).
+CRAWL_THREAD_CPU_STAT = CPU_STAT + "on_crawl_thread"
 
 
 @dataclass
@@ -196,6 +198,9 @@ class StagePool:
             if self.local is None:
                 self.local = ArticleStages(self.settings, self.pipelines)
             out = self.local.run(obj)
+            if self.stats is not None:
+                cpu = round(sum(out.seconds.values()) * 1e6)
+                self.stats.inc_value(CRAWL_THREAD_CPU_STAT, cpu)
         self.replay(out)
         if out.dropped is not None or out.item is None:
             raise DropItem(out.dropped or "no item", log_level=out.drop_log_level)

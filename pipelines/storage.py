@@ -10,7 +10,7 @@ import json
 import logging
 import sqlite3
 import uuid
-from dataclasses import asdict, fields
+from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any, Self
 
@@ -21,7 +21,7 @@ from sqlite_utils import Database
 from ingest.dates import utc_now_iso
 from ingest.db import open_db
 from ingest.dbfaults import DbGuard, StorageFault, final_reason
-from ingest.items import ArticleItem
+from ingest.items import ArticleItem, Image
 
 logger = logging.getLogger(__name__)
 
@@ -55,11 +55,24 @@ _INSERT_REVISION = (
 )
 # Every article row has the columns ARTICLE_COLUMNS (article_row). ON CONFLICT DO UPDATE
 # updates in place, so the FTS update trigger sees the change, as with sqlite-utils' upsert.
-_UPSERT_ARTICLE = (
-    f"insert into articles ({', '.join(ARTICLE_COLUMNS)}) "  # noqa: S608  (fixed names only)
-    f"values ({', '.join(f':{c}' for c in ARTICLE_COLUMNS)}) on conflict(url) do update set "
+# Many rows per statement (see _upsert_articles): {} is the VALUES list.
+_UPSERT_ARTICLES = (
+    f"insert into articles ({', '.join(ARTICLE_COLUMNS)}) values {{}} "  # noqa: S608  (fixed names)
+    "on conflict(url) do update set "
     + ", ".join(f"{c} = excluded.{c}" for c in ARTICLE_COLUMNS if c != "url")
 )
+_ARTICLE_VALUES = "(" + ", ".join("?" * len(ARTICLE_COLUMNS)) + ")"
+# SQLite's default limit on parameters per statement (SQLITE_MAX_VARIABLE_NUMBER, >= 3.32).
+_MAX_PARAMETERS = 32_766
+WAL_CHECKPOINT_PAGES = 10_000  # pages of 4 kB
+_IMAGE_FIELDS = tuple(f.name for f in fields(Image))
+# The list and dict fields, stored as JSON text.
+_JSON_COLUMNS = tuple(
+    f.name
+    for f in fields(ArticleItem)
+    if f.name in ARTICLE_COLUMNS and f.default_factory in (list, dict)
+)
+_to_json = json.JSONEncoder(ensure_ascii=False).encode
 _UPSERT_TRANSLATION = (
     "insert into translations (story_id, lang, url) values (?, ?, ?) "
     "on conflict(story_id, lang) do update set url = excluded.url"
@@ -70,18 +83,36 @@ def article_row(item: ArticleItem) -> dict[str, Any]:
     """The ``articles`` row of one item; lists and dicts as JSON, as they are stored (so a row
     read back compares equal to the row of an unchanged item). Read field by field: ``asdict``
     deep-copies every list only for them to be serialised."""
-    row = {name: getattr(item, name) for name in ARTICLE_COLUMNS}
-    for key, value in row.items():
+    values = vars(item)
+    row = {name: values[name] for name in ARTICLE_COLUMNS}
+    for key in _JSON_COLUMNS:
+        value = row[key]
         if isinstance(value, list | dict):
-            row[key] = json.dumps(value, ensure_ascii=False)
+            row[key] = _to_json(value)
     return row
 
 
 def image_rows(item: ArticleItem) -> list[dict[str, Any]]:
     """The ``images`` rows of one item, as they are stored (and read back)."""
     return [
-        {"article_url": item.url, "position": n, **asdict(img)} for n, img in enumerate(item.images)
+        {"article_url": item.url, "position": n, **{f: getattr(img, f) for f in _IMAGE_FIELDS}}
+        for n, img in enumerate(item.images)
     ]
+
+
+def _upsert_articles(conn: sqlite3.Connection, rows: list[dict[str, Any]]) -> int:
+    """Upsert ``rows`` in order, as few statements as the parameter limit allows; the rows
+    changed. Why not ``executemany``: each execution of a statement with triggers opens a
+    statement savepoint, and FTS5 writes its pending index to disk at every savepoint, so one
+    row per statement made one FTS segment per article and the merges that follow (0.30 ms of
+    SQLite per article; one statement per batch: 0.17 ms)."""
+    per_statement = _MAX_PARAMETERS // len(ARTICLE_COLUMNS)
+    changes = 0
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
+        sql = _UPSERT_ARTICLES.format(", ".join([_ARTICLE_VALUES] * len(chunk)))
+        changes += conn.execute(sql, [row[c] for row in chunk for c in ARTICLE_COLUMNS]).rowcount
+    return changes
 
 
 def translation_rows(item: ArticleItem) -> list[dict[str, str]]:
@@ -124,6 +155,9 @@ class SQLitePipeline:
 
     def open_spider(self) -> None:
         self.db = open_db(self.db_path, busy_timeout=self.guard.busy_timeout)
+        # Checkpoint the WAL every ~40 MB, not 4: a crawl writes ~20 kB per article (row, FTS,
+        # indexes), and each checkpoint rewrites pages the next batches touch again (-8% time).
+        self.db.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
         spider = self.crawler.spider
         args = getattr(spider, "run_args", {})
         self.db.table("runs").insert(
@@ -156,9 +190,8 @@ class SQLitePipeline:
             self.guard.drop_unstored(len(batch))
             self.buffer = []
             return
-        changes_before = db.conn.total_changes
         try:
-            outcomes = self.guard.run(lambda: self.write_transaction(db, batch), "batch")
+            outcomes, changes = self.guard.run(lambda: self.write_transaction(db, batch), "batch")
         except StorageFault as fault:  # rolled back: nothing of the batch was written
             self.guard.halt(fault, unstored=len(batch))
             self.buffer = []
@@ -166,18 +199,24 @@ class SQLitePipeline:
         for outcome in outcomes:
             stats.inc_value(f"ingest/{outcome}")
         stats.inc_value("ingest/stored", sum(o != "unchanged" for o in outcomes))
-        stats.inc_value("ingest/db/changes", db.conn.total_changes - changes_before)
+        stats.inc_value("ingest/db/changes", changes)
         self.buffer = []
 
-    def write_transaction(self, db: Database, batch: list[ArticleItem]) -> list[str]:
+    def write_transaction(self, db: Database, batch: list[ArticleItem]) -> tuple[list[str], int]:
         """``write_batch`` in one transaction, rolled back if it raises (so it can be retried)."""
         with db.atomic():
             return self.write_batch(db, batch)
 
-    def write_batch(self, db: Database, batch: list[ArticleItem]) -> list[str]:
+    def write_batch(self, db: Database, batch: list[ArticleItem]) -> tuple[list[str], int]:
         """Write what changed of each article; its ``stored/new|revised|updated`` or
-        ``unchanged``. Items are judged in order against what is stored *and* what this batch
-        already wrote, so a URL twice in a batch sees its own first version."""
+        ``unchanged``, and the rows written. Items are judged in order against what is stored
+        *and* what this batch already wrote, so a URL twice in a batch sees its own first
+        version.
+
+        Rows written are counted from the statements (``rowcount``), not ``total_changes``:
+        that also counts FTS5's shadow-table writes, which depend on the order the articles
+        arrived in, so two identical crawls reported different numbers.
+        """
         conn = db.conn
         urls = json.dumps(list(dict.fromkeys(item.url for item in batch)))
         stored: dict[str, dict[str, Any]] = {
@@ -222,18 +261,22 @@ class SQLitePipeline:
                 if translations.get(key) != t["url"]:
                     translations[key] = new_translations[key] = t["url"]
         # Articles first: images and revisions refer to them (foreign keys are on).
-        conn.executemany(_UPSERT_ARTICLE, upserts)
+        changes = 0
+        if upserts:
+            changes += _upsert_articles(conn, upserts)
         if revisions:
-            conn.executemany(_INSERT_REVISION, revisions)
+            changes += conn.executemany(_INSERT_REVISION, revisions).rowcount
         if new_images:
-            conn.execute(_DELETE_IMAGES, [json.dumps(list(new_images))])
-            conn.executemany(_INSERT_IMAGE, [r for rows in new_images.values() for r in rows])
+            changes += conn.execute(_DELETE_IMAGES, [json.dumps(list(new_images))]).rowcount
+            rows = [r for image_list in new_images.values() for r in image_list]
+            if rows:
+                changes += conn.executemany(_INSERT_IMAGE, rows).rowcount
         if new_translations:
-            conn.executemany(
+            changes += conn.executemany(
                 _UPSERT_TRANSLATION,
                 [(story, lang, url) for (story, lang), url in new_translations.items()],
-            )
-        return outcomes
+            ).rowcount
+        return outcomes, changes
 
     def close_spider(self) -> None:
         self.flush()
