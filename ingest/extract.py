@@ -125,10 +125,17 @@ def _meta(metas: dict[str, str], name: str) -> str | None:
     return collapse(value) if value and value.strip() else None
 
 
+# Text nodes a reader sees: not the code of a script or style inside the element.
+_VISIBLE_TEXT = (
+    ".//text()[not(ancestor::script) and not(ancestor::style) and not(ancestor::noscript)]"
+)
+
+
 def _first_text(sel: Selector, css: str) -> str | None:
+    """The visible text of the elements ``css`` selects, whitespace collapsed."""
     if not css:
         return None
-    text = collapse(" ".join(sel.css(css).xpath("string()").getall()))
+    text = collapse(" ".join(sel.css(css).xpath(_VISIBLE_TEXT).getall()))
     return text or None
 
 

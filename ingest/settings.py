@@ -34,6 +34,7 @@ DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 FEED_EXPORT_ENCODING = "utf-8"
+LOG_FORMATTER = "ingest.logformatter.IngestLogFormatter"  # drops: reason and URL, not the item
 LOG_LEVEL = os.environ.get("INGEST_LOG_LEVEL", "INFO")
 
 DOWNLOADER_MIDDLEWARES = {

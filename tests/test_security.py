@@ -171,10 +171,7 @@ def test_the_text_survives_as_text(hostile: dict[str, str]) -> None:
     assert not FORBIDDEN.search(hostile["lead"])  # markup never; see the next test for text
 
 
-@pytest.mark.xfail(
-    strict=True, reason="known: the lead keeps the text of a <script> inside it (ingest/extract.py)"
-)
 def test_the_lead_keeps_no_script_text(hostile: dict[str, str]) -> None:
-    """Harmless (text, escaped wherever shown) but not the lead: 'План ремонтуalert(5)
-    енергетики'. Strict: when the extractor drops it, this fails and the mark goes."""
+    """A <script> inside the lead element is code, not lead text ('План ремонту енергетики')."""
     assert "alert(" not in hostile["lead"]
+    assert "План ремонту" in hostile["lead"]
