@@ -12,17 +12,15 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from html import escape
-from typing import Self
 from urllib.parse import urljoin
 
 from bs4 import BeautifulSoup
 from bs4.element import Comment, NavigableString, PageElement, Tag
-from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
-from scrapy.statscollectors import StatsCollector
 
 from ingest.items import ArticleItem, Image
 from ingest.sites import Site, get_site
+from pipelines import StatsPipeline
 
 # --- rules -------------------------------------------------------------------------------------
 
@@ -422,17 +420,9 @@ def clean_item(item: ArticleItem) -> None:
 # --- the pipeline ------------------------------------------------------------------------------
 
 
-class BoilerplatePipeline:
+class BoilerplatePipeline(StatsPipeline):
     """Reads ``body_html``, ``url``, ``site``, ``title``; writes ``body_html`` (clean, rebuilt),
     ``body`` and appends in-body pictures to ``images``. Drops an item without a fragment."""
-
-    def __init__(self, stats: StatsCollector) -> None:
-        self.stats = stats
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> Self:
-        assert crawler.stats is not None
-        return cls(crawler.stats)
 
     def process_item(self, item: ArticleItem) -> ArticleItem:
         if not item.body_html or not item.body_html.strip():

@@ -24,7 +24,7 @@ import threading
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from langdetect.detector import Detector
 from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
@@ -33,10 +33,10 @@ from langdetect.utils.ngram import NGram
 from langdetect.utils.unicode_block import unicode_block
 
 from ingest.items import ArticleItem
+from pipelines import StatsPipeline
 
 if TYPE_CHECKING:
-    from scrapy.crawler import Crawler
-    from scrapy.statscollectors import StatsCollector
+    pass
 
 logger = logging.getLogger(__name__)
 
@@ -533,7 +533,7 @@ def detect_language(text: str, candidates: Sequence[str] | None = None) -> tuple
 _Item = TypeVar("_Item")
 
 
-class LanguagePipeline:
+class LanguagePipeline(StatsPipeline):
     """Detect the language of each ArticleItem's clean body.
 
     Reads ``body``, ``candidate_languages``, ``lang_declared`` and ``url``;
@@ -543,15 +543,6 @@ class LanguagePipeline:
     ``ingest/language/undetected``, ``ingest/language/disagree`` (declared !=
     detected, also logged at INFO).  Other items pass through untouched.
     """
-
-    def __init__(self, stats: StatsCollector) -> None:
-        self.stats = stats
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> Self:
-        """Scrapy entry point: the pipeline only needs the stats collector."""
-        assert crawler.stats is not None
-        return cls(crawler.stats)
 
     def process_item(self, item: _Item) -> _Item:
         """Set lang/lang_confidence on an ArticleItem; pass anything else on."""

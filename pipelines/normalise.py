@@ -14,14 +14,12 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from html import escape
-from typing import Self
 
 from ftfy import TextFixerConfig, fix_and_explain
-from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
-from scrapy.statscollectors import StatsCollector
 
 from ingest.items import ArticleItem
+from pipelines import StatsPipeline
 from pipelines.boilerplate import collapse
 
 FTFY_CONFIG = TextFixerConfig(
@@ -105,7 +103,7 @@ def _normalise_body(item: ArticleItem) -> tuple[str, str, list[Normalised]]:
     return body, body_html, done
 
 
-class NormalisePipeline:
+class NormalisePipeline(StatsPipeline):
     """Reads and writes ``title``, ``lead``, ``body``, ``body_html``, ``authors`` and image
     ``caption``/``credit``; writes ``replacement_chars`` and ``flags``.
 
@@ -115,14 +113,6 @@ class NormalisePipeline:
     Stats: ``ingest/text/mojibake_fixed``, ``ingest/text/control_chars``,
     ``ingest/text/replacement_chars`` (sum), ``ingest/flagged/<flag>``.
     """
-
-    def __init__(self, stats: StatsCollector) -> None:
-        self.stats = stats
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> Self:
-        assert crawler.stats is not None
-        return cls(crawler.stats)
 
     def process_item(self, item: ArticleItem) -> ArticleItem:
         done: list[Normalised] = []
