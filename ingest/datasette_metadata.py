@@ -22,6 +22,7 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
             "published": "Publication time, ISO 8601 UTC",
             "published_raw": "Publication time exactly as the page gave it",
             "published_source": "Where published came from (JSON-LD, meta, page text)",
+            "modified_source": "Where modified came from (JSON-LD, meta)",
             "modified": "Last modification time, ISO 8601 UTC",
             "modified_raw": "Modification time exactly as the page gave it",
             "authors": "Authors, JSON list",

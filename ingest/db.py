@@ -195,3 +195,9 @@ def m005_fts_automerge(db: sqlite_utils.Database) -> None:
     dozen probes on a million articles: still well under a millisecond; ``insert into
     articles_fts(articles_fts) values ('optimize')`` merges them all). Kept in the FTS config."""
     db.execute("insert into articles_fts(articles_fts, rank) values ('automerge', 16)")
+
+
+@migrations()
+def m006_modified_source(db: sqlite_utils.Database) -> None:
+    """Where ``modified`` came from (json-ld, meta), as ``published_source`` says for published."""
+    db.table("articles").add_column("modified_source", str)

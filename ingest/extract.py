@@ -262,13 +262,14 @@ def parse_page(
         tz,
         _first_text(sel, sels.published) if sels else None,
     )
-    modified, modified_raw, _ = _date(
+    modified, modified_raw, modified_source = _date(
         [(ld.get("dateModified"), "json-ld"), (_meta(metas, "article:modified_time"), "meta")],
         tz,
         None,
     )
     if modified is not None and published is not None and modified < published:
-        modified, modified_raw = None, None  # a modification before publication is noise
+        # a modification before publication is noise
+        modified, modified_raw, modified_source = None, None, None
 
     publisher = {n.casefold() for n in _names(ld.get("publisher"))}
     if site:
@@ -327,6 +328,7 @@ def parse_page(
         published_raw=published_raw,
         published=to_utc_iso(published) if published else None,
         published_source=published_source,
+        modified_source=modified_source,
         modified_raw=modified_raw,
         modified=to_utc_iso(modified) if modified else None,
         authors=authors,

@@ -33,6 +33,7 @@ class ArticleItem:
     published_raw: str | None = None  # exactly as on the page
     published: str | None = None  # ISO 8601 UTC
     published_source: str | None = None  # json-ld, meta, time, text
+    modified_source: str | None = None  # json-ld, meta
     modified_raw: str | None = None
     modified: str | None = None
     authors: list[str] = field(default_factory=list)

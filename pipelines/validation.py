@@ -25,8 +25,9 @@ def title_words(title: str) -> set[str]:
 
 
 class ValidationPipeline:
-    """Reads ``is_article``, ``title``, ``body``, ``published``, ``fetched_at``, ``feed_title``,
-    ``feed_published``; writes nothing.
+    """Reads ``is_article``, ``title``, ``body``, ``published``, ``modified``, ``fetched_at``,
+    ``feed_title``, ``feed_published``; writes only ``modified`` (cleared when it lies in the
+    future: a page's clock, not a date we store; stat ``ingest/dates/modified_in_future``).
 
     Drops (stats ``ingest/dropped/<reason>``): ``not_article``, ``no_title``, ``too_short``
     (body under ``INGEST_MIN_BODY_CHARS``), ``future_date`` (published after the fetch time plus
@@ -99,4 +100,9 @@ class ValidationPipeline:
             self.stats.inc_value(f"ingest/dropped/{reason}")
             raise DropItem(f"{reason}: {item.url} {detail}".rstrip(), log_level="INFO")
         self.crosscheck(item)
+        modified, fetched = parse_iso(item.modified), parse_iso(item.fetched_at)
+        if modified and fetched and modified > fetched + self.tolerance:
+            self.stats.inc_value("ingest/dates/modified_in_future")
+            logger.info("modified %s is after the fetch, not kept: %s", item.modified, item.url)
+            item.modified = item.modified_raw = item.modified_source = None
         return item

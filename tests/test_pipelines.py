@@ -81,6 +81,19 @@ def test_validation_passes_a_good_article_and_tolerates_clock_skew(
     assert not any(k.startswith("ingest/dropped") for k in stats.get_stats())
 
 
+def test_validation_clears_a_modified_date_after_the_fetch(stats: MemoryStatsCollector) -> None:
+    pipeline = ValidationPipeline(stats, min_body=150, tolerance=300)
+    item = pipeline.process_item(
+        article(modified="2025-07-06T10:00:00+00:00", modified_source="json-ld")
+    )
+    assert item.modified is None
+    assert item.modified_source is None
+    assert item.published == "2025-07-04T14:56:00+00:00"  # kept: it is before the fetch
+    assert stats.get_value("ingest/dates/modified_in_future") == 1
+    kept = pipeline.process_item(article(modified="2025-07-04T15:30:00+00:00"))
+    assert kept.modified == "2025-07-04T15:30:00+00:00"
+
+
 # --- dedup ------------------------------------------------------------------------------------
 
 
