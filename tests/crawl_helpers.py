@@ -47,6 +47,20 @@ def crawl_command(db: Path, mirror_url: str, *extra: str) -> list[str]:
     ]
 
 
+def run_demo(db: Path, **env: str) -> str:
+    """``ingest demo`` into ``db`` in a child process (``env`` adds variables); its output."""
+    result = subprocess.run(
+        [sys.executable, "-m", "ingest", "demo", "--db", str(db)],
+        capture_output=True,
+        text=True,
+        timeout=CRAWL_TIMEOUT,
+        check=False,
+        env={**clean_env(), **env},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
 def crawl(db: Path, mirror_url: str, *extra: str) -> dict[str, Any]:
     """Run one crawl to its end; return the stats of the run it recorded."""
     result = subprocess.run(

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,9 +14,9 @@ from sqlite_utils import Database
 from ingest.db import open_db
 
 from .conftest import FIXTURES
+from .crawl_helpers import run_demo
 
 SEED = json.loads((FIXTURES / "seed" / "expected.json").read_text("utf-8"))
-CRAWL_TIMEOUT = 180  # seconds; the mirror crawl takes a few
 
 
 def token_f1(got: str, want: str) -> float:
@@ -31,18 +28,6 @@ def token_f1(got: str, want: str) -> float:
         return 0.0
     precision, recall = tp / sum(a.values()), tp / sum(b.values())
     return 2 * precision * recall / (precision + recall)
-
-
-def run_demo(db: Path) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "ingest", "demo", "--db", str(db)],
-        capture_output=True,
-        text=True,
-        timeout=CRAWL_TIMEOUT,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout
 
 
 def snapshot(db: Database) -> dict[str, list[dict[str, Any]]]:

@@ -5,8 +5,6 @@ young ones are checked with a conditional GET. Crawls run the real command again
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,14 +28,13 @@ from spiders.rbc import RbcSpider
 
 from .conftest import FIXTURES
 from .crawl_helpers import (
-    CRAWL_TIMEOUT,
-    clean_env,
     copy_mirror,
     crawl,
     demo_stats,
     edit,
     every_row,
     last_run,
+    run_demo,
 )
 
 CHANGED = "https://newsukraine.rbc.ua/news/hryvnia-deposit-rates-july-1751534100.html"
@@ -81,19 +78,6 @@ def stored_urls(db_path: Path) -> set[str]:
         "(select 1 from articles a where a.url = s.url or a.fetched_url = s.url)"
     ).fetchall()
     return {r[0] for r in rows}
-
-
-def run_demo(db: Path) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "ingest", "demo", "--db", str(db)],
-        capture_output=True,
-        text=True,
-        timeout=CRAWL_TIMEOUT,
-        check=False,
-        env=clean_env(),
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout
 
 
 # --- whole crawls against the mirror ----------------------------------------------------------

@@ -22,7 +22,8 @@ from ingest.items import ArticleItem
 from ingest.query import SEARCH_COLUMNS, guard_read_only
 from pipelines.storage import article_row
 
-from .test_e2e import SEED, run_demo
+from .crawl_helpers import run_demo
+from .test_e2e import SEED
 
 SEED_URL = "https://newsukraine.rbc.ua/news/zelenskyy-trump-air-defense-1751640540.html"
 

@@ -24,7 +24,8 @@ from ingest.cli import cli
 from ingest.datasette_metadata import datasette_metadata
 from ingest.db import open_db
 
-from .test_e2e import SEED, run_demo
+from .crawl_helpers import run_demo
+from .test_e2e import SEED
 
 START_TIMEOUT = 60  # seconds for Datasette to answer
 BROWSER_TIMEOUT = 90  # seconds for one headless Chromium page dump

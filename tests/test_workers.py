@@ -4,9 +4,6 @@ counts the same drops with INGEST_WORKERS=0 (crawl thread) and 2 (worker process
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +15,8 @@ from ingest.extract import Page
 from ingest.items import ArticleItem
 from ingest.workers import CPU_STAT, StagePool
 
-from .test_e2e import CRAWL_TIMEOUT, snapshot
+from .crawl_helpers import run_demo
+from .test_e2e import snapshot
 
 STAGES = ["pipelines.boilerplate.BoilerplatePipeline", "pipelines.language.LanguagePipeline"]
 URL = "https://example.com/news/a.html"
@@ -31,16 +29,8 @@ PAGE = (
 
 def demo(db: Path, workers: int) -> dict[str, Any]:
     """The demo crawl into ``db``; the stored rows and the run's ``ingest/`` stats."""
-    result = subprocess.run(
-        [sys.executable, "-m", "ingest", "demo", "--db", str(db)],
-        capture_output=True,
-        text=True,
-        timeout=CRAWL_TIMEOUT,
-        check=False,
-        # The pool from the first page (by default a crawl this small never starts it).
-        env={**os.environ, "INGEST_WORKERS": str(workers), "INGEST_POOL_AFTER": "0"},
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    # The pool from the first page (by default a crawl this small never starts it).
+    run_demo(db, INGEST_WORKERS=str(workers), INGEST_POOL_AFTER="0")
     database = open_db(db)
     stats = json.loads(next(iter(database.table("runs").rows))["stats"])
     counted = {k: v for k, v in stats.items() if k.startswith("ingest/") and CPU_STAT not in k}
