@@ -4,8 +4,6 @@ temporary database, twice; then the seed story, the drops and the links are chec
 from __future__ import annotations
 
 import json
-import re
-from collections import Counter
 from typing import Any
 
 import pytest
@@ -13,21 +11,10 @@ from sqlite_utils import Database
 
 from ingest.db import open_db
 
-from .conftest import FIXTURES
+from .conftest import FIXTURES, token_f1
 from .crawl_helpers import run_demo
 
 SEED = json.loads((FIXTURES / "seed" / "expected.json").read_text("utf-8"))
-
-
-def token_f1(got: str, want: str) -> float:
-    """Token-level F1 over \\w+ tokens, case-folded (multiset overlap)."""
-    a = Counter(re.findall(r"\w+", got.casefold()))
-    b = Counter(re.findall(r"\w+", want.casefold()))
-    tp = sum((a & b).values())
-    if not tp:
-        return 0.0
-    precision, recall = tp / sum(a.values()), tp / sum(b.values())
-    return 2 * precision * recall / (precision + recall)
 
 
 def snapshot(db: Database) -> dict[str, list[dict[str, Any]]]:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
-from collections import Counter
-from pathlib import Path
 
 import lxml.html
 import pytest
@@ -13,9 +10,7 @@ import pytest
 from ingest.extract import extract_body
 from ingest.generic import find_main_content, word_coverage
 
-NEWS = Path(__file__).parent / "fixtures" / "news_pages"
-_WORD_RE = re.compile(r"\w+")
-_ROW_RE = re.compile(r"^\| (\S+) \|.*?\| (https://\S+) \|")
+from .conftest import NEWS_PAGES, news_page_urls, token_f1
 
 STORY = [
     "The city council approved the new budget on Tuesday, after a debate that lasted, by most "
@@ -62,15 +57,6 @@ def _page(story: list[str], *, ld_body: str | None = None) -> str:
       </div>
       <footer><p>Copyright 2024 Example Media, all rights reserved, everywhere.</p></footer>
     </body></html>"""
-
-
-def _f1(got: str, want: str) -> float:
-    a, b = Counter(_WORD_RE.findall(got)), Counter(_WORD_RE.findall(want))
-    tp = sum((a & b).values())
-    if not tp:
-        return 0.0
-    p, r = tp / sum(a.values()), tp / sum(b.values())
-    return 2 * p * r / (p + r)
 
 
 def test_article_kept_boilerplate_gone() -> None:
@@ -159,15 +145,10 @@ def test_word_coverage() -> None:
 # --- real pages (tests/fixtures/news_pages, see its README) -----------------------------------
 
 
-def _urls() -> dict[str, str]:
-    rows = (NEWS / "README.md").read_text("utf-8").splitlines()
-    return {m.group(1): m.group(2) for row in rows if (m := _ROW_RE.match(row))}
-
-
 def _fundus_pages() -> list[str]:
     return sorted(
         p.name.removesuffix(".expected.json")
-        for p in NEWS.glob("*.expected.json")
+        for p in NEWS_PAGES.glob("*.expected.json")
         if "body" in json.loads(p.read_text("utf-8"))
     )
 
@@ -190,19 +171,19 @@ _KNOWN_SHORT = {
 )
 def test_fundus_page_body(stem: str) -> None:
     """Issue 3's bar: body token F1 >= 0.95 against the expected headings and paragraphs."""
-    expected = json.loads((NEWS / f"{stem}.expected.json").read_text("utf-8"))["body"]
+    expected = json.loads((NEWS_PAGES / f"{stem}.expected.json").read_text("utf-8"))["body"]
     want = " ".join(
         [h for s in expected["sections"] for h in s["headline"]]
         + [p for s in expected["sections"] for p in s["paragraphs"]]
     )
-    html = (NEWS / f"{stem}.html").read_text("utf-8", errors="replace")
-    assert _f1(extract_body(html, _urls()[stem]), want) >= 0.95
+    html = (NEWS_PAGES / f"{stem}.html").read_text("utf-8", errors="replace")
+    assert token_f1(extract_body(html, news_page_urls()[stem]), want) >= 0.95
 
 
 def test_trafilatura_football_ua_page() -> None:
     stem = "ua_football_2016-08-15_ru-body_uk-footer"
-    expected = json.loads((NEWS / f"{stem}.expected.json").read_text("utf-8"))
-    html = (NEWS / f"{stem}.html").read_text("utf-8", errors="replace")
+    expected = json.loads((NEWS_PAGES / f"{stem}.expected.json").read_text("utf-8"))
+    html = (NEWS_PAGES / f"{stem}.html").read_text("utf-8", errors="replace")
     body = " ".join(extract_body(html, expected["url"]).split())
     for snippet in expected["with"]:
         assert " ".join(snippet.split()) in body

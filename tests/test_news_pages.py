@@ -10,7 +10,7 @@ import pytest
 
 from ingest.extract import extract_article
 
-from .conftest import FIXTURES
+from .conftest import FIXTURES, news_page_urls
 
 PAGES = sorted((FIXTURES / "news_pages").glob("*.expected.json"))
 # The body language of each page, from the collection's README (the football.ua page has a
@@ -30,12 +30,8 @@ def page_key(path: Path) -> str:
 def load(expected_path: Path) -> tuple[dict[str, object], str, str]:
     expected = json.loads(expected_path.read_text("utf-8"))
     html_path = expected_path.with_name(expected_path.name.replace(".expected.json", ".html"))
-    url = str(expected.get("url") or "")
-    if not url:  # fundus files: the original URL is in the collection's README table
-        readme = (FIXTURES / "news_pages" / "README.md").read_text("utf-8")
-        stem = html_path.stem
-        line = next(row for row in readme.splitlines() if row.startswith(f"| {stem} "))
-        url = next(cell.strip() for cell in line.split("|") if cell.strip().startswith("http"))
+    # fundus files have no URL: the original is in the collection's README table
+    url = str(expected.get("url") or news_page_urls()[html_path.stem])
     return expected, html_path.read_text("utf-8"), url
 
 

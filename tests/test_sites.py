@@ -5,8 +5,6 @@ expected JSON), no test code."""
 from __future__ import annotations
 
 import json
-import re
-from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -16,7 +14,7 @@ import pytest
 from ingest.extract import extract_article
 from ingest.sites import load_entries, registry, site_from_entry
 
-from .conftest import FIXTURES
+from .conftest import FIXTURES, token_f1
 
 
 def cases() -> list[tuple[str, Path, str, Path]]:
@@ -32,13 +30,6 @@ def cases() -> list[tuple[str, Path, str, Path]]:
                 page = (source.parent / entry.get("path", fname)).resolve()
                 out.append((name, page, entry["url"], expected))
     return out
-
-
-def token_f1(got: str, want: str) -> float:
-    a = Counter(re.findall(r"\w+", got.casefold()))
-    b = Counter(re.findall(r"\w+", want.casefold()))
-    tp = sum((a & b).values())
-    return 0.0 if not tp else 2 * tp / (sum(a.values()) + sum(b.values()))
 
 
 def test_every_declared_site_has_a_fixture_with_expected_json() -> None:
