@@ -52,7 +52,8 @@ REMOVE_TAGS = (
     "meta",
 )
 
-# Generic boilerplate containers, matched on class/id across news templates.
+# Generic boilerplate containers, matched on class/id across news templates. Written as CSS
+# for readability; attribute_rules() compiles them for one walk (soupsieve per rule was slow).
 _BOILERPLATE_CONTAINERS = (
     "[id*=read_more]",
     "[id*=read-more]",
@@ -81,8 +82,6 @@ _BOILERPLATE_CONTAINERS = (
     "[hidden]",
     "[aria-hidden=true]",
 )
-# One selector list (what the rules mean, and what soupsieve would match).
-REMOVE_SELECTORS = (", ".join(_BOILERPLATE_CONTAINERS),)
 
 # A block whose text starts like this is a cross-link, a prompt or a menu, in uk / ru / en.
 DROP_TEXT_PREFIXES = (
