@@ -23,6 +23,8 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
             "published_raw": "Publication time exactly as the page gave it",
             "published_source": "Where published came from (JSON-LD, meta, page text)",
             "modified_source": "Where modified came from (JSON-LD, meta)",
+            "body_source": "How the body was found: site, json-ld, generic, fallback",
+            "title_source": "How the title was found: site, json-ld, og, h1, title",
             "modified": "Last modification time, ISO 8601 UTC",
             "modified_raw": "Modification time exactly as the page gave it",
             "authors": "Authors, JSON list",

@@ -201,3 +201,13 @@ def m005_fts_automerge(db: sqlite_utils.Database) -> None:
 def m006_modified_source(db: sqlite_utils.Database) -> None:
     """Where ``modified`` came from (json-ld, meta), as ``published_source`` says for published."""
     db.table("articles").add_column("modified_source", str)
+
+
+@migrations()
+def m007_extraction_source(db: sqlite_utils.Database) -> None:
+    """How each article's body and title were found (site, json-ld, generic, fallback, ...):
+    provenance per article, so a drop in a site's own share shows a layout change."""
+    articles = db.table("articles")
+    for column in ("body_source", "title_source"):
+        if column not in articles.columns_dict:
+            articles.add_column(column, str)

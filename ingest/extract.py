@@ -178,7 +178,9 @@ def _date(
     return None, None, None
 
 
-def _body_html(sel: Selector, site: Site | None, ld: dict[str, Any]) -> str | None:
+def _body_html(
+    sel: Selector, site: Site | None, ld: dict[str, Any]
+) -> tuple[str | None, str | None]:
     """The body fragment: the site's selectors, else the generic container or JSON-LD.
 
     JSON-LD ``articleBody`` is often a teaser cut at a few hundred characters, or the text
@@ -189,17 +191,18 @@ def _body_html(sel: Selector, site: Site | None, ld: dict[str, Any]) -> str | No
     if site and site.selectors.body:
         parts = sel.css(site.selectors.body).getall()
         if parts:
-            return "\n".join(parts)
+            return "\n".join(parts), "site"
     ld_body = ld.get("articleBody")
     if not isinstance(ld_body, str) or len(ld_body.strip()) < MIN_LD_BODY:
         ld_body = None
     root = sel.root
     main = find_main_content(root) if isinstance(root, lxml.html.HtmlElement) else None
     if main is not None and (ld_body is None or word_coverage(main, ld_body) >= LD_AGREEMENT):
-        return str(lxml.html.tostring(main, encoding="unicode"))
+        return str(lxml.html.tostring(main, encoding="unicode")), "generic"
     if ld_body is not None:
-        return "".join(f"<p>{escape(p.strip())}</p>" for p in ld_body.splitlines() if p.strip())
-    return None
+        paragraphs = (p.strip() for p in ld_body.splitlines())
+        return "".join(f"<p>{escape(p)}</p>" for p in paragraphs if p), "json-ld"
+    return None, None
 
 
 def _top_images(sel: Selector, site: Site | None, url: str) -> list[Image]:
@@ -238,15 +241,24 @@ def parse_page(
         canonical_url(canonical.strip()) if canonical.startswith("http") else canonical_url(url)
     )
 
-    title = _first_text(sel, sels.title) if sels else None
     headline = ld.get("headline")
-    title = title or (collapse(headline) if isinstance(headline, str) else None)
-    title = title or _meta(metas, "og:title") or _first_text(sel, "h1")
-    if not title:
-        page_title = _first_text(sel, "title") or ""
-        for suffix in site.title_suffixes if site else ():
-            page_title = page_title.removesuffix(suffix).strip()
-        title = page_title or None
+    page_title = _first_text(sel, "title") or ""
+    for suffix in site.title_suffixes if site else ():
+        page_title = page_title.removesuffix(suffix).strip()
+    title, title_source = next(
+        (
+            (value, source)
+            for value, source in (
+                (_first_text(sel, sels.title) if sels else None, "site"),
+                (collapse(headline) if isinstance(headline, str) else None, "json-ld"),
+                (_meta(metas, "og:title"), "og"),
+                (_first_text(sel, "h1"), "h1"),
+                (page_title, "title"),
+            )
+            if value
+        ),
+        (None, None),
+    )
 
     lead = _first_text(sel, sels.lead) if sels else None
     description = ld.get("description")
@@ -315,6 +327,7 @@ def parse_page(
         story_id = m.group(1)
     og_type = _meta(metas, "og:type") or ""
     root_found = bool(sels and sels.article_root and sel.css(sels.article_root))
+    body_html, body_source = _body_html(sel, site, ld)
     return ArticleItem(
         url=canonical,
         fetched_url=url,
@@ -324,7 +337,9 @@ def parse_page(
         fetched_at=fetched_at or utc_now_iso(),
         title=title,
         lead=lead,
-        body_html=_body_html(sel, site, ld),
+        body_html=body_html,
+        body_source=body_source,
+        title_source=title_source,
         published_raw=published_raw,
         published=to_utc_iso(published) if published else None,
         published_source=published_source,

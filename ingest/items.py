@@ -45,6 +45,11 @@ class ArticleItem:
     alternates: dict[str, str] = field(default_factory=dict)  # hreflang code -> URL
     story_id: str | None = None  # id shared by the language versions of one story
     is_article: bool = True  # False for listings, tag pages, galleries without text
+    # How the body and the title were found (provenance, counted per run): body ``site``
+    # (the site's selectors), ``json-ld`` (articleBody), ``generic`` (our scoring) or
+    # ``fallback`` (the second extractor); title ``site``, ``json-ld``, ``og``, ``h1``, ``title``.
+    body_source: str | None = None
+    title_source: str | None = None
     lang: str | None = None
     lang_confidence: float | None = None
     body_hash: str | None = None
