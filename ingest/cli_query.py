@@ -138,6 +138,8 @@ def _cell(value: Any, width: int) -> str:
         text = f"{value:.2f}"
     elif isinstance(value, Mapping):
         text = ", ".join(f"{k} {v}" for k, v in value.items())
+    elif isinstance(value, list):
+        text = ", ".join(str(v) for v in value)
     elif isinstance(value, bytes):
         text = f"<{len(value)} bytes>"
     else:
@@ -352,13 +354,16 @@ def export(
 @click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 10000))
 @output_options
 def runs(db_path: Path | None, limit: int, fmt: str) -> None:
-    """The last crawl runs, newest first: articles stored, dropped, and drops by reason.
+    """The last crawl runs, newest first: articles stored, dropped, and drops by reason; how
+    the kept bodies (extraction) and titles were found; per declared site the share of bodies
+    its own selectors found (site_share); the sites whose selectors stopped matching (drift).
 
     Example: ingest runs --limit 5
     """
     with guarded_db(db_path) as (db, _):
         rows = run_rows(db, limit)
-    write_rows(rows, RUN_COLUMNS, fmt, _stdout(), {"drops": 0})
+    widths = {"drops": 0, "extraction": 0, "titles": 0, "site_share": 0, "drift": 0}
+    write_rows(rows, RUN_COLUMNS, fmt, _stdout(), widths)
 
 
 @cli.command()

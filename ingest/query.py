@@ -290,11 +290,48 @@ RUN_COLUMNS = [
     "stored",
     "dropped",
     "drops",
+    "extraction",
+    "titles",
+    "site_share",
+    "drift",
 ]
+# Stats keys of pipelines/provenance.py (kept literal here: reading runs needs no pipeline).
+_BODY_SOURCES = "ingest/extraction/body/"
+_TITLE_SOURCES = "ingest/extraction/title/"
+_SITE_SHARES = "ingest/extraction/site/"  # + <site>/share
+_DRIFT = "ingest/drift/"  # + <site> (= 1 when the site drifted)
+
+
+def _split(stats: dict[str, Any], prefix: str) -> dict[str, int]:
+    """Counts under ``prefix`` by the rest of the key, largest first (``site 30, generic 8``)."""
+    counts = [(k.removeprefix(prefix), int(v)) for k, v in stats.items() if k.startswith(prefix)]
+    return dict(sorted(counts, key=lambda kv: (-kv[1], kv[0])))
+
+
+def provenance_columns(stats: dict[str, Any]) -> dict[str, Any]:
+    """How a run's kept bodies and titles were found, each declared site's share of bodies its
+    own selectors found, and the sites whose selectors drifted (pipelines/provenance.py)."""
+    shares = {
+        key.removeprefix(_SITE_SHARES).removesuffix("/share"): float(value)
+        for key, value in sorted(stats.items())
+        if key.startswith(_SITE_SHARES) and key.endswith("/share")
+    }
+    drift = [
+        key.removeprefix(_DRIFT)
+        for key, value in sorted(stats.items())
+        if key.startswith(_DRIFT) and "/" not in key.removeprefix(_DRIFT) and value == 1
+    ]
+    return {
+        "extraction": _split(stats, _BODY_SOURCES),
+        "titles": _split(stats, _TITLE_SOURCES),
+        "site_share": shares,
+        "drift": drift,
+    }
 
 
 def run_rows(db: Database, limit: int = 10) -> list[dict[str, Any]]:
-    """The last runs, newest first, with stored and dropped counts from their Scrapy stats."""
+    """The last runs, newest first, from their Scrapy stats: stored and dropped counts, drops
+    by reason, and provenance (``provenance_columns``)."""
     cursor = db.execute(
         "select id, spider, trigger, started_at, finished_at, finish_reason, stats "
         "from runs order by started_at desc limit ?",
@@ -311,6 +348,7 @@ def run_rows(db: Database, limit: int = 10) -> list[dict[str, Any]]:
         row["stored"] = int(stats.get("ingest/stored", 0))
         row["dropped"] = sum(drops.values())
         row["drops"] = drops
+        row.update(provenance_columns(stats))
         out.append(row)
     return out
 

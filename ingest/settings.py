@@ -58,6 +58,8 @@ ITEM_PIPELINES = {
     "pipelines.extraction.ExtractionPipeline": 50,
     "pipelines.validation.ValidationPipeline": 300,
     "pipelines.dedup.DedupPipeline": 400,
+    # Counts how the kept articles' bodies and titles were found; warns on drift (below).
+    "pipelines.provenance.ProvenancePipeline": 450,
     "pipelines.storage.SQLitePipeline": 900,
 }
 
@@ -93,4 +95,10 @@ INGEST_INCREMENTAL = True  # False (ingest crawl --full): download every article
 INGEST_REFRESH_WINDOW = 6 * 3600  # seconds after publication an article is always re-checked
 INGEST_PROGRESS = True
 INGEST_PROGRESS_INTERVAL = 30  # seconds between progress log lines when stderr is not a terminal
+# Drift (pipelines/provenance.py): a declared site whose own body selectors found under
+# INGEST_DRIFT_SHARE of its bodies over at least INGEST_DRIFT_MIN_PAGES pages, after at least
+# INGEST_DRIFT_BASELINE in its last run with as many pages, is a WARNING and ingest/drift/<site>.
+INGEST_DRIFT_SHARE = 0.5
+INGEST_DRIFT_MIN_PAGES = 10
+INGEST_DRIFT_BASELINE = 0.8
 INGEST_WARC_OUT = ""  # a .warc.gz path: record what the crawl downloads (-s INGEST_WARC_OUT=...)
