@@ -9,11 +9,12 @@ ever sees the small article fragment, in the boilerplate cleaner.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from html import escape
+from html import escape, unescape
 from typing import Any
 
 import lxml.etree
@@ -22,11 +23,13 @@ from parsel import Selector
 from w3lib.url import canonicalize_url, url_query_cleaner
 
 from ingest.dates import parse_iso, parse_local, to_utc_iso, utc_now_iso
-from ingest.generic import find_main_content, word_coverage
+from ingest.generic import main_content, word_coverage
 from ingest.items import ArticleItem, Image, Listing
+from ingest.second_opinion import trafilatura_html
 from ingest.sites import Site, site_for_url
 from pipelines.boilerplate import clean_item, collapse, image_from
 
+logger = logging.getLogger(__name__)
 ARTICLE_TYPES = frozenset(
     {
         "NewsArticle",
@@ -60,6 +63,15 @@ AUTHOR_META = ("author", "article:author", "byl", "parsely-author", "sailthru.au
 MIN_LD_BODY = 200  # shorter JSON-LD articleBody values are teasers, not the article
 _CONTROL_CHARS_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")  # XML-incompatible C0
 LD_AGREEMENT = 0.7  # share of articleBody's words the generic container must hold to win
+# JSON-LD text replaces the generic container only when at least this share of its length.
+LD_MIN_SHARE = 0.5
+# "Unsure" (the second extractor is asked): a body under SHORT_BODY characters, or holding
+# under PARTIAL_SHARE of the page's prose; its answer is taken when FALLBACK_GAIN times longer
+# and holding FALLBACK_OVERLAP of our words (ours was cut short, not somewhere else).
+SHORT_BODY = 500
+PARTIAL_SHARE = 0.5
+FALLBACK_GAIN = 1.5
+FALLBACK_OVERLAP = 0.6
 
 
 def canonical_url(url: str) -> str:
@@ -99,6 +111,30 @@ def json_ld_article(sel: Selector) -> dict[str, Any]:
             if names & ARTICLE_TYPES:
                 return obj
     return {}
+
+
+_ENTITY_RE = re.compile(r"&(?:#\d{1,7}|#x[0-9a-fA-F]{1,6}|[a-zA-Z]{2,8});")
+_TITLE_SEPARATORS = (" | ", " - ", " – ", " — ", " :: ", " · ", " « ", " » ")
+
+
+def clean_title(title: str | None, site_names: set[str]) -> str | None:
+    """A headline as readers see it: entities a CMS escaped twice decoded, and the site's own
+    name cut when it is a " | Site" suffix or a "Site | " prefix (names from og:site_name,
+    the JSON-LD publisher, application-name or the declared site)."""
+    if not title:
+        return title
+    if _ENTITY_RE.search(title):
+        title = collapse(unescape(title))
+    for sep in _TITLE_SEPARATORS:
+        head, found, tail = title.rpartition(sep)
+        if found and head and tail.strip().casefold() in site_names:
+            title = head.strip()
+            break
+        head, found, tail = title.partition(sep)
+        if found and tail and head.strip().casefold() in site_names:
+            title = tail.strip()
+            break
+    return title or None
 
 
 def meta_map(sel: Selector) -> dict[str, str]:
@@ -178,31 +214,101 @@ def _date(
     return None, None, None
 
 
-def _body_html(
-    sel: Selector, site: Site | None, ld: dict[str, Any]
-) -> tuple[str | None, str | None]:
-    """The body fragment: the site's selectors, else the generic container or JSON-LD.
+_TAG_RE = re.compile(r"<[^>]{0,500}>")
 
-    JSON-LD ``articleBody`` is often a teaser cut at a few hundred characters, or the text
-    without its subheadings, so it is only a witness: when the generic container holds most of
-    its words, the container (with its structure) wins; otherwise the generic detection missed
-    the article and ``articleBody`` is used.
+
+def ld_text(value: Any) -> str | None:
+    """A JSON-LD string as text: sites put HTML entities (``&amp;``, ``&#039;``) and even tags
+    into JSON strings, which would otherwise reach the reader as ``&amp;`` or ``<p>``."""
+    if not isinstance(value, str):
+        return None
+    return unescape(_TAG_RE.sub(" ", value)) if ("&" in value or "<" in value) else value
+
+
+def _fragment(text: str) -> str:
+    """Plain text (one paragraph per line) as an HTML fragment for the cleaner."""
+    paragraphs = (p.strip() for p in text.splitlines())
+    return "".join(f"<p>{escape(p)}</p>" for p in paragraphs if p)
+
+
+def _as_element(fragment: str) -> lxml.html.HtmlElement:
+    return lxml.html.fragment_fromstring(fragment, create_parent="div")
+
+
+def _chars(element: lxml.html.HtmlElement) -> int:
+    return len(" ".join(element.text_content().split()))
+
+
+def _body_html(
+    sel: Selector, site: Site | None, ld: dict[str, Any], url: str
+) -> tuple[str | None, str | None]:
+    """The body fragment and how it was found, from layered evidence.
+
+    1. The declared site's body selectors (``site``).
+    2. Our generic scoring (``generic``), checked against JSON-LD ``articleBody``: that text is
+       often a teaser, the intro of a slideshow or live page, or the text without its
+       subheadings, so it is used (``json-ld``) only when it agrees with the page (most of its
+       words are on the page) and the generic container missed it, and it is not much shorter
+       than what the page shows.
+    3. A second extractor (``fallback``: trafilatura) when that evidence is unsure: nothing
+       found, a container holding little text or under half of the page's prose, or JSON-LD
+       disagreeing. Its body is taken when ours is empty, or it is much longer and holds most
+       of ours (ours was cut short).
     """
     if site and site.selectors.body:
         parts = sel.css(site.selectors.body).getall()
         if parts:
             return "\n".join(parts), "site"
-    ld_body = ld.get("articleBody")
-    if not isinstance(ld_body, str) or len(ld_body.strip()) < MIN_LD_BODY:
+    ld_body = ld_text(ld.get("articleBody"))
+    if ld_body is not None and len(ld_body.strip()) < MIN_LD_BODY:
         ld_body = None
     root = sel.root
-    main = find_main_content(root) if isinstance(root, lxml.html.HtmlElement) else None
-    if main is not None and (ld_body is None or word_coverage(main, ld_body) >= LD_AGREEMENT):
-        return str(lxml.html.tostring(main, encoding="unicode")), "generic"
+    if not isinstance(root, lxml.html.HtmlElement):
+        return (_fragment(ld_body), "json-ld") if ld_body else (None, None)
+    main = main_content(root, single_story=ld.get("@type") != "LiveBlogPosting")
+    html, source, chars = None, None, 0
+    unsure: list[str] = []
+    if main is not None:
+        html = str(lxml.html.tostring(main.element, encoding="unicode"))
+        source, chars = "generic", main.chars
+        if chars < SHORT_BODY:
+            unsure.append("short")
+        if chars < main.page_chars * PARTIAL_SHARE:
+            unsure.append("partial")
+    else:
+        unsure.append("none")
     if ld_body is not None:
-        paragraphs = (p.strip() for p in ld_body.splitlines())
-        return "".join(f"<p>{escape(p)}</p>" for p in paragraphs if p), "json-ld"
-    return None, None
+        covered = main is not None and word_coverage(main.element, ld_body) >= LD_AGREEMENT
+        if not covered:
+            on_page = word_coverage(root, ld_body) >= LD_AGREEMENT
+            if on_page and len(ld_body) >= chars * LD_MIN_SHARE:
+                html, source, chars = _fragment(ld_body), "json-ld", len(ld_body)
+            else:
+                unsure.append("json-ld")
+    if unsure:
+        other = trafilatura_html(root, url)
+        if other is not None:
+            theirs = _as_element(other)
+            other_chars = _chars(theirs)
+            take = (
+                html is None
+                or chars == 0
+                or (
+                    other_chars >= chars * FALLBACK_GAIN
+                    and word_coverage(theirs, _as_element(html).text_content()) >= FALLBACK_OVERLAP
+                )
+            )
+            logger.debug(
+                "unsure (%s): ours %d chars, second extractor %d, %s taken: %s",
+                ",".join(unsure),
+                chars,
+                other_chars,
+                "second" if take else "ours",
+                url,
+            )
+            if take:
+                return other, "fallback"
+    return html, source
 
 
 def _top_images(sel: Selector, site: Site | None, url: str) -> list[Image]:
@@ -241,10 +347,20 @@ def parse_page(
         canonical_url(canonical.strip()) if canonical.startswith("http") else canonical_url(url)
     )
 
-    headline = ld.get("headline")
+    headline = ld_text(ld.get("headline"))
     page_title = _first_text(sel, "title") or ""
     for suffix in site.title_suffixes if site else ():
         page_title = page_title.removesuffix(suffix).strip()
+    publisher_names = {
+        n.casefold()
+        for n in (
+            *_names(ld.get("publisher")),
+            _meta(metas, "og:site_name") or "",
+            _meta(metas, "application-name") or "",
+            site.title if site else "",
+        )
+        if n
+    }
     title, title_source = next(
         (
             (value, source)
@@ -259,10 +375,11 @@ def parse_page(
         ),
         (None, None),
     )
+    title = clean_title(title, publisher_names)
 
     lead = _first_text(sel, sels.lead) if sels else None
-    description = ld.get("description")
-    lead = lead or (collapse(description) if isinstance(description, str) else None)
+    description = ld_text(ld.get("description"))
+    lead = lead or (collapse(description) if description else None)
     lead = lead or _meta(metas, "description") or _meta(metas, "og:description")
 
     published, published_raw, published_source = _date(
@@ -327,7 +444,7 @@ def parse_page(
         story_id = m.group(1)
     og_type = _meta(metas, "og:type") or ""
     root_found = bool(sels and sels.article_root and sel.css(sels.article_root))
-    body_html, body_source = _body_html(sel, site, ld)
+    body_html, body_source = _body_html(sel, site, ld, url)
     return ArticleItem(
         url=canonical,
         fetched_url=url,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from copy import deepcopy
+from dataclasses import dataclass
 
 import lxml.html
 from lxml.etree import _Element
@@ -33,6 +34,7 @@ _INLINE = frozenset(
 # Containers of these tags are rarely the article itself.
 _TAG_FACTOR = {"ol": 0.8, "ul": 0.8, "dl": 0.8, "li": 0.8, "form": 0.9, "address": 0.8}
 _MIN_PARAGRAPH = 25
+_HEADINGS = frozenset({"h1", "h2", "h3"})
 _PARAGRAPH_TAGS = frozenset(
     {"p", "pre", "h1", "h2", "h3", "h4", "h5", "h6", "li", "dd", "dt", "th"}
 )
@@ -40,6 +42,11 @@ _TEASER_LINKS = 0.3  # link density above which a block of paragraphs is a list 
 _EXPAND_SHARE = 0.2  # a parent adding this share of paragraph points continues the article
 _PIECE_SHARE = 0.1  # the least share of those points a non-paragraph sibling must bring
 _UNLIKELY_SHARE = 0.4  # an unlikely-named block holding more of the page's text is a wrapper
+# A block with this many paragraph points and characters, and few links, reads like article
+# text whatever its name says (about four paragraphs of prose).
+_ARTICLE_MASS = 8.0
+_ARTICLE_CHARS = 600
+_PROSE_RUN = 80  # a run of text this long with few links is a paragraph of prose
 
 # Class/id hints, matched as word prefixes on the words of class and id ("PageBuilder-pageRow"
 # is "page builder page row": no "pager" in it), from readability's lists plus news add-ons.
@@ -116,8 +123,8 @@ class _Stats:
     """Per-element text measures, computed bottom-up in one pass over the page."""
 
     __slots__ = (
-        "commas", "comments", "hint", "inline", "inline_link", "is_inline", "link", "mass",
-        "parent", "skip", "total",
+        "commas", "comments", "hidden", "hint", "inline", "inline_link", "is_inline", "link",
+        "mass", "parent", "skip", "total",
     )  # fmt: skip
 
     def __init__(self, parent: _Stats | None, is_inline: bool) -> None:
@@ -128,6 +135,7 @@ class _Stats:
         self.commas = 0  # commas in the inline run
         self.skip = False  # in chrome or an unlikely-named block: does not vote
         self.comments = False  # named like a comment section
+        self.hidden = False  # hidden (attribute or style), or inside a hidden block
         self.hint = ""  # class and id words
         self.mass = 0.0  # paragraph points of the whole subtree, undamped
         self.parent = parent  # the parent element's stats (None for the root)
@@ -171,7 +179,7 @@ def _measure(root: _Element) -> tuple[list[_Element], dict[_Element, _Stats]]:
             parent_stats = stats.get(el.getparent())
             if parent_stats is None:  # in a non-content or hidden subtree
                 continue
-        if tag in _NON_CONTENT or _hidden(el):
+        if tag in _NON_CONTENT:
             continue
         st = _Stats(parent_stats, tag in _INLINE)
         st.hint = hint = _hint(el)
@@ -179,6 +187,11 @@ def _measure(root: _Element) -> tuple[list[_Element], dict[_Element, _Stats]]:
             st.skip = True
         elif hint and tag not in ("html", "body", "article", "main"):
             st.skip, st.comments = _hint_flags(hint)
+        if _hidden(el) or (parent_stats is not None and parent_stats.hidden):
+            # Hidden until a script shows it: menus and modals mostly, but some templates hide
+            # the whole article until a paywall or consent script reveals it. Evidence, not a
+            # verdict: it does not vote, unless it holds most of the page's text (below).
+            st.hidden = st.skip = True
         stats[el] = st
         order.append(el)
     comma_re = _COMMA_RE
@@ -211,14 +224,16 @@ def _measure(root: _Element) -> tuple[list[_Element], dict[_Element, _Stats]]:
             st.link = st.total
             st.inline_link = st.inline
     # A name like "header-style-2" on the wrapper of the whole page says nothing: an unlikely
-    # name only silences a block that holds a minor part of the page's text (comments always).
+    # name (or hiding) only silences a block that holds a minor part of the page's text
+    # (comments always).
     limit = stats[order[0]].total * _UNLIKELY_SHARE if order else 0
     for el in order:
         st = stats[el]
-        if st.parent is not None and st.parent.skip:
+        if st.skip and not st.comments and st.total > limit:
+            st.skip = st.hidden = False
+        elif st.parent is not None and st.parent.skip:
             st.skip = True
-        elif st.skip and not st.comments and st.total > limit:
-            st.skip = False
+            st.hidden = st.hidden or st.parent.hidden
     return order, stats
 
 
@@ -280,10 +295,26 @@ def _final_scores(
     return final
 
 
+def _another_story(el: _Element) -> bool:
+    """Whether ``el`` is (or wraps) an ``<article>`` that opens with a headline of its own: the
+    next story of an endless-scroll page or a teaser, not a part of the first one."""
+    for art in el.iter("article"):
+        first = next((c for c in art.iter() if c.tag in _HEADINGS or c.tag == "p"), None)
+        if first is not None and first.tag in _HEADINGS:
+            return True
+    return False
+
+
 def _top_candidate(
-    final: dict[_Element, float], stats: dict[_Element, _Stats], drops: set[_Element]
+    final: dict[_Element, float],
+    stats: dict[_Element, _Stats],
+    drops: set[_Element],
+    single_story: bool = True,
 ) -> _Element:
-    """The article container; siblings it absorbed but that are not article go to ``drops``."""
+    """The article container; siblings it absorbed but that are not article go to ``drops``.
+
+    ``single_story``: the page holds one story (not a live blog), so once the container is an
+    ``<article>`` another ``<article>`` with its own headline does not join it."""
     top = max(final, key=final.__getitem__)
     # A parent scoring higher than its best child holds the article split in several blocks.
     last = final[top]
@@ -306,6 +337,7 @@ def _top_candidate(
     # Frames that add no paragraph are looked through. Siblings whose paragraphs look like
     # teasers (named as add-ons, link-heavy) neither justify the step nor come along.
     probe = top
+    in_article = any(a.tag == "article" for a in top.iterancestors()) or top.tag == "article"
     while (parent := probe.getparent()) is not None and parent.tag not in ("body", "html"):
         good = 0.0
         bad: list[_Element] = []
@@ -313,7 +345,12 @@ def _top_candidate(
             st = stats.get(sib)
             if sib is probe or st is None or st.mass == 0:
                 continue
-            if st.skip or _class_weight(st.hint) < 0 or _link_density(st) > _TEASER_LINKS:
+            if (
+                st.skip
+                or _class_weight(st.hint) < 0
+                or _link_density(st) > _TEASER_LINKS
+                or (single_story and in_article and _another_story(sib))
+            ):
                 bad.append(sib)
             elif st.mass >= _PIECE_SHARE * stats[top].mass or st.inline >= _MIN_PARAGRAPH:
                 good += st.mass  # a paragraph or a piece of the article, not a byline
@@ -367,19 +404,55 @@ def _siblings(
     return chosen
 
 
+def _reads_like_article(st: _Stats) -> bool:
+    """Several real paragraphs with few links: what a boilerplate block's name cannot outvote.
+
+    A "share-bar" or "newsletter" box has a line or two; "related" teasers are link-heavy; a
+    section named "sharing-with-developers" or a wrapper named "read-more-content" holding
+    the story has paragraphs of prose.
+    """
+    return st.mass >= _ARTICLE_MASS and st.total >= _ARTICLE_CHARS and _link_density(st) < 0.15
+
+
+_SLUG_RE = re.compile(r"\W+")
+
+
+def _is_heading_slug(el: _Element) -> bool:
+    """Whether the element's id is its first heading's text as a slug ("sharing-with-a-team"
+    for "Sharing with a team"): an anchor written by a docs or CMS generator, not a name that
+    says what the block is."""
+    ident = el.get("id")
+    if not ident or ("-" not in ident and "_" not in ident):
+        return False
+    heading = next(el.iter("h1", "h2", "h3", "h4", "h5", "h6"), None)
+    if heading is None:
+        return False
+    slug = _SLUG_RE.sub("-", heading.text_content().lower()).strip("-")
+    return bool(slug) and _SLUG_RE.sub("-", ident.lower()).strip("-") in slug
+
+
 def _should_drop(el: _Element, st: _Stats, scores: dict[_Element, float], whole: int) -> bool:
     """Readability's conditional cleaning plus trafilatura-style name-based discards.
 
-    A name alone never removes most of the container's text (``whole``): wrappers are named
-    "widget" or "tools" too, and then the name says nothing about what they hold.
+    Names and hiding are evidence, not verdicts: they never remove most of the container's
+    text (``whole``: wrappers are named "widget" or "tools" too), nor a block that reads like
+    article text. Comment sections, which read like prose, go by their name whatever they hold.
     """
     tag = el.tag
     hint = _hint(el)
+    if hint and _is_heading_slug(el):
+        hint = " ".join(_WORD_RE.findall(el.get("class", ""))).lower()
+    small = st.total * 2 < whole
+    if st.hidden and small and not _reads_like_article(st):
+        return True
     if (
         hint
         and _DISCARD_RE.search(hint)
         and not _KEEP_RE.search(hint)
-        and (st.total * 2 < whole or _COMMENTS_RE.search(hint))
+        and (
+            (_COMMENTS_RE.search(hint) and not _KEEP_RE.search(hint))
+            or (small and not _reads_like_article(st))
+        )
     ):
         return True
     if tag in _CHROME:
@@ -434,16 +507,44 @@ def _pruned_copy(
     return wrapper
 
 
-def find_main_content(root: lxml.html.HtmlElement) -> lxml.html.HtmlElement | None:
-    """A pruned copy of the page's article container, or None when no paragraph has text."""
+@dataclass(frozen=True)
+class MainContent:
+    """The chosen article container and how much of the page's prose it holds: the signals
+    that tell the extractor whether to trust it (see ``ingest.extract``)."""
+
+    element: lxml.html.HtmlElement  # a pruned, detached copy
+    chars: int  # text characters in the copy
+    page_chars: int  # characters of the page's paragraphs of prose, wherever they are
+
+
+def main_content(root: lxml.html.HtmlElement, *, single_story: bool = True) -> MainContent | None:
+    """The page's article container with its measures, or None when no paragraph has text.
+
+    ``single_story``: False for a live blog, whose updates are ``<article>``s of their own."""
     order, stats = _measure(root)
     scores = _score(order, stats)
     if not scores:
         return None
     final = _final_scores(scores, stats)
     drops: set[_Element] = set()
-    top = _top_candidate(final, stats, drops)
-    return _pruned_copy(_siblings(top, final, stats), stats, scores, drops)
+    top = _top_candidate(final, stats, drops, single_story)
+    element = _pruned_copy(_siblings(top, final, stats), stats, scores, drops)
+    page_chars = sum(
+        st.inline
+        for st in stats.values()
+        if not st.skip
+        and not st.is_inline
+        and st.inline >= _PROSE_RUN
+        and st.inline_link * 4 < st.inline
+    )
+    chars = len(" ".join(element.text_content().split()))
+    return MainContent(element=element, chars=chars, page_chars=page_chars)
+
+
+def find_main_content(root: lxml.html.HtmlElement) -> lxml.html.HtmlElement | None:
+    """A pruned copy of the page's article container, or None when no paragraph has text."""
+    found = main_content(root)
+    return found.element if found is not None else None
 
 
 _TOKEN_RE = re.compile(r"\w+")

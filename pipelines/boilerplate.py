@@ -129,6 +129,44 @@ LANGUAGE_MENU_RE = re.compile(
     r"^(?:(?:ua|uk|ukr|ru|rus|en|eng|укр|рус|eng)\s*[|/·•]?\s*){2,4}$", re.IGNORECASE
 )
 
+# The placeholder a consent manager puts where an embedded video or post would be ("This
+# content is provided by YouTube... accept cookies", "Externer Inhalt ... einverstanden"): a
+# short block naming an embed provider or external content, asking for consent and offering to
+# show it. The same
+# pattern across sites and CMPs, in the languages we crawl.
+_EMBED_RE = re.compile(
+    r"youtube|vimeo|twitter|\bx\.com|instagram|facebook|tiktok|spotify|soundcloud|podcast|"
+    r"datawrapper|flourish|external content|third[- ]party content|externe[rn]? inhalt|"
+    r"contenu externe|contenido externo|treści zewnętrzn|зовнішн\w* контент|внешн\w* контент",
+    re.IGNORECASE,
+)
+_CONSENT_RE = re.compile(
+    r"cookie|consent|accept|privacy settings|enable javascript|einverstanden|zustimm|"
+    r"akzeptier|datenschutz|einwillig|aktivier|consentement|accepter|cookies|consentimiento|"
+    r"aceptar|zgod|akceptuj|згод|прийня|соглас|принять",
+    re.IGNORECASE,
+)
+_SHOW_RE = re.compile(
+    r"\b(?:to (?:see|view|watch|load|display|show)|click|tap|anzuzeigen|anzeigen|laden|"
+    r"angezeigt|afficher|voir|ver|mostrar|cargar|wyświetl|zobacz|переглян|подивит|показ|"
+    r"посмотр|загруз|завантаж)",
+    re.IGNORECASE,
+)
+_PLACEHOLDER_CHARS = 400
+
+
+def is_consent_placeholder(text: str) -> bool:
+    """Whether a short block is an embed's consent placeholder, not article text: it names
+    the embed, asks for consent and offers to show it (all three: a news paragraph about
+    YouTube's privacy settings names two at most)."""
+    return (
+        len(text) < _PLACEHOLDER_CHARS
+        and _EMBED_RE.search(text) is not None
+        and _CONSENT_RE.search(text) is not None
+        and _SHOW_RE.search(text) is not None
+    )
+
+
 BLOCK_TAGS = frozenset(
     {"p", "div", "section", "article", "main", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol",
      "li", "blockquote", "pre", "table", "tr", "td", "th", "dl", "dt", "dd", "figure",
@@ -255,6 +293,8 @@ def attribute_rules(selectors: Iterable[str]) -> dict[str, _AttributeRule]:
 
 
 CONTAINER_RULES = attribute_rules(_BOILERPLATE_CONTAINERS)
+# Page chrome by its tag: removed, unless one of them holds most of the fragment's text.
+_CHROME_TAGS = frozenset({"nav", "aside", "footer", "header", "form", "ins"})
 _REMOVE_TAG_SET = frozenset(REMOVE_TAGS)
 
 
@@ -272,14 +312,56 @@ def is_boilerplate_container(tag: Tag) -> bool:
     return False
 
 
+_PROSE_PARAGRAPHS = 3  # paragraphs of _PROSE_CHARS or more that make a block article text
+_PROSE_CHARS = 100
+_PROSE_LINKS = 0.15  # the most link text such a block may have
+
+
+def reads_like_article(tag: Tag, whole: int) -> bool:
+    """Whether a block a boilerplate rule matched holds article text all the same: most of the
+    fragment's text (``whole`` characters), or several paragraphs of prose with few links.
+
+    Class names are evidence, not verdicts: templates wrap whole stories in "read-more-content",
+    "paywalled" or "widget" blocks, and deleting them emptied real articles.
+    """
+    text = tag.get_text()
+    length = len(text.strip())
+    if not length:
+        return False
+    if length * 2 > whole:
+        return True
+    links = sum(len(a.get_text().strip()) for a in tag.find_all("a"))
+    if links > length * _PROSE_LINKS:
+        return False
+    prose = 0
+    for block in tag.find_all("p"):
+        if len(block.get_text().strip()) >= _PROSE_CHARS:
+            prose += 1
+            if prose >= _PROSE_PARAGRAPHS:
+                return True
+    return False
+
+
 def _remove_boilerplate(root: Tag) -> None:
-    """One walk over the fragment: comments, ``REMOVE_TAGS`` and boilerplate containers go."""
+    """One walk over the fragment: comments, ``REMOVE_TAGS`` and boilerplate containers go
+    (a container that reads like article text is kept, see ``reads_like_article``)."""
+    whole = -1
     for node in list(root.descendants):
         if gone(node):  # inside a subtree already removed
             continue
         if isinstance(node, Tag):
-            if node.name in _REMOVE_TAG_SET or is_boilerplate_container(node):
+            if node.name in _REMOVE_TAG_SET and node.name not in _CHROME_TAGS:
                 node.decompose()
+            elif node.name in _CHROME_TAGS or is_boilerplate_container(node):
+                if whole < 0:
+                    whole = len(root.get_text().strip())
+                if node.name in _CHROME_TAGS:
+                    # ASP.NET pages wrap the whole page in one <form>: chrome by its tag,
+                    # unless it holds most of the text.
+                    if len(node.get_text().strip()) * 2 <= whole:
+                        node.decompose()
+                elif not reads_like_article(node, whole):
+                    node.decompose()
         elif isinstance(node, Comment):
             node.extract()
 
@@ -388,6 +470,7 @@ def clean_fragment(
                 or LANGUAGE_MENU_RE.match(text)
                 or text.startswith(extra)
                 or text.casefold() == title_key
+                or is_consent_placeholder(text)
             )
         ):
             block.decompose()
