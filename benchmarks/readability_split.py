@@ -40,7 +40,7 @@ def split(pages: dict[str, dict[str, str]]) -> tuple[list[str], list[str]]:
     groups: dict[str, list[str]] = {}
     for name, page in pages.items():
         groups.setdefault(site_key(name, page.get("url") or ""), []).append(name)
-    order = sorted(groups, key=lambda k: hashlib.sha1(k.encode(), usedforsecurity=False).hexdigest())
+    order = sorted(groups, key=lambda k: hashlib.sha1(k.encode(), usedforsecurity=False).digest())
     validation: list[str] = []
     for key in order:
         if len(validation) >= len(pages) / 3:
