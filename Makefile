@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo crawl test lint bench bench-extract bench-langid bench-pages soak clean
+.PHONY: install demo crawl test live-check lint bench bench-extract bench-langid bench-pages soak clean
 
 $(BIN)/ingest: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ lint: $(BIN)/ingest
 
 test: lint ## ruff, mypy and pytest, offline
 	$(BIN)/python -m pytest
+
+live-check: $(BIN)/ingest ## each declared site's feed and two real articles: do its selectors still match? (network)
+	$(BIN)/python -m pytest -m live
 
 bench: $(BIN)/ingest ## the whole pipeline end to end on 127.0.0.1, N=1,000 and 10,000, vs trafilatura
 	$(BIN)/pip install --quiet -e '.[bench]'
