@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "LanguagePipeline",
+    "best_language",
     "cyrillic_evidence",
     "detect_language",
     "langdetect_languages",
@@ -129,6 +130,10 @@ ALPHABETS: dict[str, frozenset[str]] = {
 #: The look-alike group: langdetect confuses these with each other on short
 #: text, and be/sr/kk are not in langdetect's profiles at all.
 CYRILLIC_GROUP = frozenset(ALPHABETS)
+
+#: The group in a fixed order: every loop over it (and so every float sum and
+#: every tie) must not follow set order, which changes with PYTHONHASHSEED.
+GROUP_ORDER: tuple[str, ...] = tuple(sorted(CYRILLIC_GROUP))
 
 #: Languages langdetect has no profile for -> the known relatives whose
 #: langdetect vote they inherit (minus UNKNOWN_HANDICAP).  Kazakh inherits
@@ -382,7 +387,8 @@ def langdetect_probabilities(text: str, restrict: Iterable[str] | None = None) -
     for entry in ranked:
         code = LANGDETECT_TO_ISO.get(str(entry.lang), str(entry.lang))
         probs[code] = probs.get(code, 0.0) + float(entry.prob)
-    return probs
+    # By code, not by langdetect's ranking (whose ties follow its profile files' order).
+    return dict(sorted(probs.items()))
 
 
 # --------------------------------------------------------------------------
@@ -401,7 +407,7 @@ def cyrillic_evidence(text: str) -> dict[str, float]:
     alphabet, spellings a language does not allow, and its frequent function
     words.  Capitalised words (mostly names) count NAME_FACTOR as much.
     """
-    scores = dict.fromkeys(CYRILLIC_GROUP, 0.0)
+    scores = dict.fromkeys(GROUP_ORDER, 0.0)
     letters: defaultdict[str, float] = defaultdict(float)
     for word in _WORD_RE.findall(text):
         if not any(_is_cyrillic(char) for char in word):
@@ -427,9 +433,9 @@ def _group_priors(
     vote: Mapping[str, float], mass: float, candidates: frozenset[str]
 ) -> dict[str, float]:
     """Log-prior of each group language from langdetect's (smoothed) vote."""
-    share = {lang: vote.get(lang, 0.0) / mass for lang in CYRILLIC_GROUP}
+    share = {lang: vote.get(lang, 0.0) / mass for lang in GROUP_ORDER}
     priors: dict[str, float] = {}
-    for lang in CYRILLIC_GROUP:
+    for lang in GROUP_ORDER:
         if lang in RELATIVES:
             inherited = max((share[r] for r in RELATIVES[lang]), default=0.0)
             priors[lang] = math.log(inherited + LANGDETECT_FLOOR) + UNKNOWN_HANDICAP
@@ -456,7 +462,7 @@ def _split_cyrillic_mass(
         return dict(probs)
     evidence = cyrillic_evidence(text)
     priors = _group_priors(group_vote, vote_mass or 1.0, candidates)
-    logits = {lang: priors[lang] + evidence[lang] for lang in CYRILLIC_GROUP}
+    logits = {lang: priors[lang] + evidence[lang] for lang in GROUP_ORDER}
     top = max(logits.values())
     weights = {lang: math.exp(v - top) for lang, v in logits.items()}
     total = sum(weights.values())
@@ -516,13 +522,20 @@ def detect_language(text: str, candidates: Sequence[str] | None = None) -> tuple
     probs = language_probabilities(text, candidates)
     if not probs:
         return None, 0.0
-    best = max(probs, key=probs.__getitem__)
     wanted = _candidate_list(candidates)
     cand_mass = sum(probs.get(lang, 0.0) for lang in wanted)
     if wanted and cand_mass > (1.0 - KEEP_NON_CANDIDATE) * sum(probs.values()):
+        # A tie between candidates goes to the one the site lists first.
         chosen = max(wanted, key=lambda lang: probs.get(lang, 0.0))
-        return chosen, min(1.0, probs[chosen] / cand_mass)
+        return chosen, min(1.0, probs.get(chosen, 0.0) / cand_mass)
+    best = best_language(probs)
     return best, min(1.0, probs[best])
+
+
+def best_language(probs: Mapping[str, float]) -> str:
+    """The most probable language; an exact tie goes to the smaller code, a fixed rule
+    (not dict order, which can follow set order and so the process's hash seed)."""
+    return min(probs, key=lambda lang: (-probs[lang], lang))
 
 
 # --------------------------------------------------------------------------

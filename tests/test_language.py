@@ -7,15 +7,22 @@ languages: 98 %, see that test); every test is deterministic (seeded langdetect)
 from __future__ import annotations
 
 import csv
+import json
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
 
 import pytest
+from langdetect.detector import Detector
+from langdetect.lang_detect_exception import LangDetectException
 from scrapy.utils.test import get_crawler
 
 from ingest.items import ArticleItem
+from pipelines import language
 from pipelines.language import (
     LanguagePipeline,
     detect_language,
@@ -296,3 +303,78 @@ def test_pipeline_passes_other_items_through(pipeline: LanguagePipeline) -> None
     other = {"body": UK_BODY}
     assert pipeline.process_item(other) is other
     assert other == {"body": UK_BODY}
+
+
+# --- determinism and the fast langdetect path ------------------------------------------------------
+
+_DUMP_SCRIPT = """
+import json, sys
+from pipelines.language import detect_language, language_probabilities
+texts = json.load(sys.stdin)
+out = []
+for text in texts:
+    for candidates in (None, ["uk", "ru", "en"]):
+        lang, confidence = detect_language(text, candidates)
+        probs = sorted(language_probabilities(text, candidates).items())
+        out.append([lang, confidence, probs])
+json.dump(out, sys.stdout)
+"""
+
+
+def determinism_texts() -> list[str]:
+    """Real short texts where the Cyrillic look-alikes compete (and tie): every Leipzig
+    sentence of bg/mk/ru/uk/sr/be up to 90 characters and the Tatoeba ru/uk pairs."""
+    leipzig = [
+        text
+        for lang, text in sentences()
+        if lang in {"bg", "mk", "ru", "uk", "sr", "be"} and len(text) <= 90
+    ]
+    return leipzig + [text for _, text in samples("tatoeba_rus_ukr_parallel_dev.tsv")]
+
+
+def test_same_answers_under_different_hash_seeds() -> None:
+    """Ties and float sums must not follow set/dict order, which changes with PYTHONHASHSEED:
+    two processes with different seeds give identical languages and probabilities."""
+    texts = determinism_texts()
+    assert len(texts) >= 300
+    outputs = []
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run(
+            [sys.executable, "-c", _DUMP_SCRIPT],
+            input=json.dumps(texts),
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=Path(__file__).resolve().parents[1],
+            check=True,
+            timeout=300,
+        )
+        outputs.append(json.loads(done.stdout))
+    assert len(outputs[0]) == 2 * len(texts)
+    assert sum(lang is not None for lang, _, _ in outputs[0]) >= len(texts)
+    assert outputs[0] == outputs[1]
+
+
+def test_fast_detector_matches_langdetect() -> None:
+    """_FastDetector rewrites langdetect's per-character loops; its probabilities must be
+    exactly langdetect's own Detector's (same factory: same profiles, same seed)."""
+    factory = language._get_factory()
+    texts = [text for _, text in sentences()[::30]]  # 40 sentences, all 12 languages
+    texts += [text for _, text in samples("leipzig_paragraphs_dev.tsv")[::25]]
+    texts.append("Кругом його декiлька iнших шатер - див. https://x.ua/a?b=1 або a@b.ua")
+    assert len(texts) >= 40
+    for text in texts:
+        fast, theirs = language._FastDetector(factory), Detector(factory)
+        fast.append(text)
+        theirs.append(text)
+        assert fast.text == theirs.text
+        assert ranked(fast) == ranked(theirs), text
+
+
+def ranked(detector: Detector) -> list[tuple[str, float]]:
+    """(language, probability) as langdetect ranks them; [] when it finds no feature."""
+    try:
+        return [(str(entry.lang), entry.prob) for entry in detector.get_probabilities()]
+    except LangDetectException:
+        return []
