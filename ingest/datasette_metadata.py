@@ -80,7 +80,12 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
             "started_at": "Start time, ISO 8601 UTC",
             "finished_at": "End time, ISO 8601 UTC",
             "finish_reason": "Scrapy's finish reason (finished, shutdown, ...)",
-            "stats": "The crawl's Scrapy stats as JSON; drops are ingest/dropped/<reason>",
+            "stats": (
+                "The crawl's Scrapy stats as JSON; drops are ingest/dropped/<reason>, body and "
+                "title sources ingest/extraction/body|title/<source>, a site's share of bodies "
+                "from its own selectors ingest/extraction/site/<site>/share, drift "
+                "ingest/drift/<site>"
+            ),
         },
     ),
     "seen": (
