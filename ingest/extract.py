@@ -475,6 +475,44 @@ def parse_page(
     )
 
 
+ARTICLE_PARAGRAPHS = 3  # paragraphs of prose that make a listed page an article
+_PROSE_CHARS = 120
+_PROSE_LINKS = 0.2  # the most link text a paragraph of prose (or the whole body) may have
+
+
+def reads_like_article(body_html: str | None) -> bool:
+    """Whether a body fragment is an article by its content: several paragraphs of prose
+    with few links. Index, tag and search pages are lists of linked headlines with one-line
+    teasers; a video page has a line or two."""
+    if not body_html:
+        return False
+    root = lxml.html.fragment_fromstring(body_html, create_parent="div")
+    total = len(root.text_content())
+    links = sum(len(a.text_content()) for a in root.iter("a"))
+    if not total or links > total * _PROSE_LINKS:
+        return False
+    prose = 0
+    for block in root.iter("p", "div", "li", "blockquote", "td"):
+        text = (block.text or "") + "".join(
+            (child.text_content() if child.tag not in _BLOCKS else "") + (child.tail or "")
+            for child in block
+        )
+        length = len(text.strip())
+        if length < _PROSE_CHARS:
+            continue
+        linked = sum(len(a.text_content()) for a in block if a.tag == "a")
+        if linked <= length * _PROSE_LINKS:
+            prose += 1
+            if prose >= ARTICLE_PARAGRAPHS:
+                return True
+    return False
+
+
+_BLOCKS = frozenset(
+    {"p", "div", "li", "ul", "ol", "blockquote", "table", "tr", "td", "section", "article"}
+)
+
+
 @dataclass(kw_only=True, frozen=True)
 class Page:
     """A downloaded article page, not parsed yet: what a spider hands to ``ExtractionPipeline``.
@@ -512,6 +550,9 @@ def extract_page(page: Page, sel: Selector | None = None) -> ArticleItem:
     )
     if page.listing is not None:
         page.listing.apply(item)
+        # Listed by a feed, sitemap or archive: structured data is not the only evidence.
+        if not item.is_article and item.title and reads_like_article(item.body_html):
+            item.is_article = True
     return item
 
 

@@ -42,10 +42,11 @@ _TEASER_LINKS = 0.3  # link density above which a block of paragraphs is a list 
 _EXPAND_SHARE = 0.2  # a parent adding this share of paragraph points continues the article
 _PIECE_SHARE = 0.1  # the least share of those points a non-paragraph sibling must bring
 _UNLIKELY_SHARE = 0.4  # an unlikely-named block holding more of the page's text is a wrapper
-# A block with this many paragraph points and characters, and few links, reads like article
-# text whatever its name says (about four paragraphs of prose).
-_ARTICLE_MASS = 8.0
+# A block with this many paragraphs of prose and characters, and few links, reads like article
+# text whatever its name says.
+_ARTICLE_PROSE = 3
 _ARTICLE_CHARS = 600
+_ARTICLE_LINKS = 0.15
 _PROSE_RUN = 80  # a run of text this long with few links is a paragraph of prose
 
 # Class/id hints, matched as word prefixes on the words of class and id ("PageBuilder-pageRow"
@@ -124,7 +125,7 @@ class _Stats:
 
     __slots__ = (
         "commas", "comments", "hidden", "hint", "inline", "inline_link", "is_inline", "link",
-        "mass", "parent", "skip", "total",
+        "mass", "parent", "prose", "skip", "total",
     )  # fmt: skip
 
     def __init__(self, parent: _Stats | None, is_inline: bool) -> None:
@@ -136,6 +137,7 @@ class _Stats:
         self.skip = False  # in chrome or an unlikely-named block: does not vote
         self.comments = False  # named like a comment section
         self.hidden = False  # hidden (attribute or style), or inside a hidden block
+        self.prose = 0  # paragraphs of prose (long runs of text, few links) in the subtree
         self.hint = ""  # class and id words
         self.mass = 0.0  # paragraph points of the whole subtree, undamped
         self.parent = parent  # the parent element's stats (None for the root)
@@ -216,6 +218,7 @@ def _measure(root: _Element) -> tuple[list[_Element], dict[_Element, _Stats]]:
                 continue
             st.total += child_stats.total
             st.link += child_stats.link
+            st.prose += child_stats.prose
             if child_stats.is_inline:
                 st.inline += child_stats.total
                 st.inline_link += child_stats.link
@@ -223,13 +226,15 @@ def _measure(root: _Element) -> tuple[list[_Element], dict[_Element, _Stats]]:
         if el.tag == "a":
             st.link = st.total
             st.inline_link = st.inline
+        elif not st.is_inline and st.inline >= _PROSE_RUN and st.inline_link * 4 < st.inline:
+            st.prose += 1
     # A name like "header-style-2" on the wrapper of the whole page says nothing: an unlikely
     # name (or hiding) only silences a block that holds a minor part of the page's text
     # (comments always).
     limit = stats[order[0]].total * _UNLIKELY_SHARE if order else 0
     for el in order:
         st = stats[el]
-        if st.skip and not st.comments and st.total > limit:
+        if st.skip and not st.comments and (st.total > limit or _reads_like_article(st)):
             st.skip = st.hidden = False
         elif st.parent is not None and st.parent.skip:
             st.skip = True
@@ -411,7 +416,11 @@ def _reads_like_article(st: _Stats) -> bool:
     section named "sharing-with-developers" or a wrapper named "read-more-content" holding
     the story has paragraphs of prose.
     """
-    return st.mass >= _ARTICLE_MASS and st.total >= _ARTICLE_CHARS and _link_density(st) < 0.15
+    return (
+        st.prose >= _ARTICLE_PROSE
+        and st.total >= _ARTICLE_CHARS
+        and _link_density(st) < _ARTICLE_LINKS
+    )
 
 
 _SLUG_RE = re.compile(r"\W+")

@@ -58,6 +58,26 @@ _RELATED = (
     '<li><a href="/a/2">Football: the national team names its squad</a></li>'
     '<li><a href="/a/3">Weather: a cold week ahead for the whole country</a></li></ul></aside>'
 )
+# Readers' comments below the story: more text than the story itself, as on busy pages, so
+# that a rule silencing the story's container hands the page to the comments.
+_COMMENT_TEXT = (
+    "I live near one of these schools and the basement there is simply not fit for children, "
+    "it floods every spring and there is no ventilation at all. Good that something is done.",
+    "Twelve shelters before September sounds optimistic to me. Last time the contractor "
+    "disappeared with the advance payment and nobody was ever held responsible for it.",
+    "My daughter studies online half of the week because of the alerts. Teachers do their "
+    "best but it is not the same as being in class with the other children, believe me.",
+    "Why does it take a vote of the council for such obvious things? The money was in the "
+    "budget last year already, the deputies only needed to agree on where to spend it.",
+)
+_COMMENTS = (
+    '<section class="comments"><h3>Comments</h3>'
+    + "".join(
+        f'<div class="comment"><span class="comment-author">Reader {i}</span><p>{c}</p></div>'
+        for i, c in enumerate(_COMMENT_TEXT * 4)
+    )
+    + "</section>"
+)
 _FOOTER = (
     '<footer class="site-footer"><p>© 2026 News Example. All rights reserved.</p>'
     '<p><a href="/about">About us</a> · <a href="/contacts">Contacts</a></p></footer>'
@@ -91,7 +111,13 @@ def _ps(paragraphs: list[str]) -> str:
 
 
 def _page(
-    title: str, inner: str, *, head: str = "", og_type: str = "website", h1: str | None = None
+    title: str,
+    inner: str,
+    *,
+    head: str = "",
+    og_type: str = "website",
+    h1: str | None = None,
+    comments: bool = True,
 ) -> str:
     """A whole page: head with title and meta, the menu, ``inner`` in the main column, rail."""
     shown = h1 if h1 is not None else title
@@ -102,7 +128,7 @@ def _page(
         f'<meta property="og:site_name" content="News Example">{head}</head><body>{_MENU}'
         f'<main class="layout"><div class="column-main">{heading}'
         f'<time datetime="2026-03-0{len(title) % 9 + 1}T09:30:00+02:00">9:30</time>'
-        f"{inner}</div>{_RELATED}</main>{_FOOTER}</body></html>"
+        f"{inner}{_COMMENTS if comments else ''}</div>{_RELATED}</main>{_FOOTER}</body></html>"
     )
 
 
@@ -126,18 +152,33 @@ def pages() -> list[HandmadePage]:
     def add(name: str, city: str, n: int, wrap: str, *, title: str | None = None) -> None:
         text = story(city, n)
         headline = title or f"{city} to build {n} school shelters before September"
-        html = _page(headline, wrap.format(body=_ps(text)), head=_ld(headline))
+        inner = wrap.format(
+            body=_ps(text), lead=_ps(text[:2]), rest=_ps(text[2:]), comments=_COMMENTS
+        )
+        html = _page(headline, inner, head=_ld(headline), comments="{comments}" not in wrap)
         out.append(HandmadePage(name=name, title=headline, html=html, paragraphs=text))
 
     # Absolute discard rules: a boilerplate-named or hidden container holds the whole story.
-    add("sidebar", "Lviv", 41, '<div class="content-with-sidebar"><article>{body}</article></div>')
-    add("widget", "Dnipro", 42, '<div class="widget widget-text article">{body}</div>')
-    add("paywalled", "Odesa", 43, '<article><div class="paywalled-content">{body}</div></article>')
+    add("sidebar", "Lviv", 41, '<div class="l-has-sidebar"><div>{body}</div></div>')
+    # The story's rest in a named block, the comments inside the same <article> (WordPress).
+    add(
+        "widget",
+        "Dnipro",
+        42,
+        '<article>{lead}<div class="widget widget-text">{rest}</div>{comments}</article>',
+    )
+    add(
+        "paywalled",
+        "Odesa",
+        43,
+        '<article>{lead}<div class="paywalled-content">{rest}</div>{comments}</article>',
+    )
     add(
         "print_utility",
         "Kharkiv",
         44,
-        '<article><div class="text-base print:text-black print:block">{body}</div></article>',
+        '<article>{lead}<div class="text-base print:text-black print:block">{rest}</div>'
+        "{comments}</article>",
     )
     add(
         "hidden_until_script",
@@ -150,14 +191,18 @@ def pages() -> list[HandmadePage]:
         "read_more_wrapper",
         "Sumy",
         46,
-        '<article><div id="read-more-content">{body}</div>'
-        '<div class="read-more"><a href="/news/">Read more news</a></div></article>',
+        '<article>{lead}<div id="read-more-content">{rest}</div>'
+        '<div class="read-more"><a href="/news/">Read more news</a></div>{comments}</article>',
     )
 
     # JSON-LD articleBody that is only the intro of a slideshow: the page's story wins.
     text = story("Chernihiv", 47)
     headline = "Chernihiv to build 47 school shelters: the plans in pictures"
-    intro = "Chernihiv will build 47 school shelters. See the plans in our slideshow."
+    intro = (
+        "Chernihiv will build 47 new shelters for its schools before the autumn, the council "
+        "decided this week. How will they look, and where will they be? See the architects' "
+        "plans and the maps of every site in our slideshow, picture by picture."
+    )
     slides = "".join(
         f'<div class="slide"><img src="/img/{i}.jpg" alt=""><p>{escape(p)}</p></div>'
         for i, p in enumerate(text)

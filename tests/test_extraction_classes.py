@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.extract import extract_article
+from ingest.extract import Page, extract_article, extract_page, html_selector, parse_page
+from ingest.items import Listing
 
 from .handmade_pages import HandmadePage, pages
 
@@ -23,6 +24,8 @@ def test_the_whole_story_and_nothing_else(page: HandmadePage) -> None:
         assert text not in body
     assert "Most read" not in body
     assert "All rights reserved" not in body
+    assert "Reader 1" not in body
+    assert "the basement there is simply not fit" not in body
     assert item.title == page.title
     assert item.lang == "en"
 
@@ -39,3 +42,18 @@ def test_json_ld_intro_does_not_replace_the_story() -> None:
     item = extract_article(page.html, page.url)
     assert item.body_source in ("generic", "fallback")
     assert "See the plans in our slideshow" not in (item.body or "")
+
+
+@pytest.mark.parametrize("page", pages(), ids=lambda p: p.name)
+def test_a_listed_page_is_an_article_by_its_content(page: HandmadePage) -> None:
+    """Reached through a sitemap, a page with a headline and paragraphs of prose is an article
+    without structured data; index, tag, search and video-only pages are not."""
+    listed = Page(
+        url=page.url,
+        html=page.html,
+        fetched_at="2026-03-04T10:00:00+00:00",
+        listing=Listing(source="https://news.example.org/sitemap.xml"),
+    )
+    assert extract_page(listed).is_article is page.is_article
+    if page.name == "no_structured_data":  # without a listing, structured data decides
+        assert parse_page(html_selector(page.html), page.url).is_article is False

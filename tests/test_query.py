@@ -388,8 +388,10 @@ def test_runs_show_counts_and_drop_reasons_from_the_stats(demo_db: Path, db: Dat
     table = ok("runs", "--db", demo_db)
     assert "empty_page 1, non_html 1, too_short 2" in table
     assert table.splitlines()[0].split() == [
-        "started_at", "id", "spider", "trigger", "finish_reason", "stored", "dropped", "drops"
+        "started_at", "id", "spider", "trigger", "finish_reason", "stored", "dropped", "drops",
+        "extraction", "titles", "site_share", "drift",
     ]  # fmt: skip
+    assert set(run["extraction"]) == {"site"}  # rbc's own selectors found every body
 
 
 def test_runs_newest_first_and_limited(tmp_path: Path) -> None:
