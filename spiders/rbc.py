@@ -50,7 +50,12 @@ SITE = Site(
         "[id*=read_more]",
         "p.subscribe",
     ),
-    drop_text=("Читайте нас в Google", "Читайте РБК-Україна", "Читайте РБК-Украина"),
+    drop_text=(
+        "Читайте нас в Google",
+        "Читайте РБК-Україна",
+        "Читайте РБК-Украина",
+        "Read RBC-Ukraine on Google",
+    ),
     article_url_pattern=(
         r"^https?://(?:[a-z]+\.)?rbc\.ua/(?:rus|ukr)/[a-z-]+/[^/?#]+-\d{9,11}\.html$"
         r"|^https?://newsukraine\.rbc\.ua/[a-z-]+/[^/?#]+-\d{9,11}\.html$"
