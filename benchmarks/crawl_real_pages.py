@@ -72,7 +72,11 @@ LOG_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 # A DropItem message → its reason (the pipelines' messages start with it, but one).
 ITEM_REASONS = {"no article body found": "no_body"}
-FILTER_STATS = ("robotstxt/forbidden", "dupefilter/filtered", "offsite/filtered")
+# Scrapy's own counts: robots.txt refusals are a counted end of a page (NewsSpider leaves them
+# to this stat); the other two also count requests the spider counts itself (offsite_redirect,
+# duplicate_redirect, a meta refresh fetched again), so they are shown, not subtracted.
+ROBOTS_STAT = "robotstxt/forbidden"
+SCRAPY_FILTER_STATS = ("dupefilter/filtered", "offsite/filtered", "urllength/request_ignored_count")
 
 
 @dataclass
@@ -501,22 +505,31 @@ def report(
     filtered = {
         k.removeprefix("ingest/filtered/"): v for k, v in stats.items() if "/filtered/" in k
     }
-    filtered.update({k: stats[k] for k in FILTER_STATS if stats.get(k)})
+    if stats.get(ROBOTS_STAT):
+        filtered[ROBOTS_STAT] = stats[ROBOTS_STAT]
+    scrapy_filters = {k: stats[k] for k in SCRAPY_FILTER_STATS if stats.get(k)}
     # Sitemap-level drops (no_entries...) are not pages; they are counted but not subtracted.
     page_drops = sum(v for k, v in drops.items() if not k.startswith(("xml_", "no_entries")))
-    merged = sum(stats.get(f"ingest/{k}", 0) for k in ("stored/revised", "stored/updated"))
-    unaccounted = served - stored - page_drops - sum(filtered.values())
+    written_over = sum(stats.get(f"ingest/{k}", 0) for k in ("stored/revised", "stored/updated"))
+    merged = stats.get("ingest/dedup/canonical_merged", 0)  # one story under one canonical
+    unaccounted = served - stored - page_drops - sum(filtered.values()) - merged
+    same_page = {k: drops[k] for k in ("duplicate", "duplicate_redirect") if k in drops}
     print(f"\ncrawl: exit {code}, {elapsed:.0f} s, {hits} page requests answered")
     print(f"pages served          {served}")
     print(f"stored (new rows)     {stored}  ({100 * stored / max(served, 1):.1f}%)")
     print(f"dropped, counted      {page_drops}  {dict(sorted(drops.items()))}")
+    print(f"  of which one page twice (same body, redirect to a page fetched): {same_page}")
     print(f"filtered, counted     {sum(filtered.values())}  {dict(sorted(filtered.items()))}")
+    print(f"Scrapy's filters      {scrapy_filters}  (shown, not subtracted)")
+    print(f"canonical merged      {merged}  (same title and canonical: one story, counted)")
     print(
-        f"merged into a row     {merged}  (stored/revised + stored/updated: a page written "
-        "over another page's row; not a counted drop)"
+        f"canonical collisions  {stats.get('ingest/dedup/canonical_collision', 0)}  (other "
+        "articles naming a taken canonical, stored under their own URL)"
     )
+    print(f"written over a row    {written_over}  (stored/revised + stored/updated)")
+    print(f"meta refresh refetch  {stats.get('ingest/refetched/meta_refresh', 0)}")
     print(f"dedup rekeyed         {stats.get('ingest/dedup/rekeyed', 0)}")
-    print(f"UNACCOUNTED           {unaccounted}  (served - stored - counted drops and filters)")
+    print(f"UNACCOUNTED           {unaccounted}  (served - stored - drops, filters, merges)")
     print(f"runs table: articles {len(articles)}, revisions {len(revisions)}")
     print("\nevery page not stored as its own row:")
     by_kind: Counter[str] = Counter()

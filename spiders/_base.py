@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
+from urllib.parse import urlsplit
 
 import scrapy
+from scrapy import signals
+from scrapy.crawler import Crawler
 from scrapy.http import Response, TextResponse
+from scrapy.utils.request import fingerprint
 from twisted.python.failure import Failure
 
 from ingest.dates import utc_now_iso
@@ -14,7 +18,7 @@ from ingest.decoding import better_encoding, looks_binary
 from ingest.extract import Page, extract_page
 from ingest.failures import failure_reason
 from ingest.feeds import DEFAULT_MAX_SIZE, FeedEntry, XmlReport, iter_feed
-from ingest.incremental import SkippedRequest
+from ingest.incremental import ARTICLE, SEEN_URL, SkippedRequest
 from ingest.items import ArticleItem, Listing
 from ingest.sites import Site
 
@@ -30,6 +34,86 @@ class NewsSpider(scrapy.Spider):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.run_args = {k: str(v) for k, v in kwargs.items() if k != "name"}
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
+        """The spider, listening for the ends Scrapy gives no errback: an exception in a
+        callback or an item pipeline, and a redirect the scheduler filters (offsite, seen)."""
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider.item_failed, signal=signals.item_error)
+        crawler.signals.connect(spider.callback_failed, signal=signals.spider_error)
+        crawler.signals.connect(spider.redirect_scheduled, signal=signals.request_scheduled)
+        crawler.signals.connect(spider.redirect_dropped, signal=signals.request_dropped)
+        return spider
+
+    def item_failed(self, item: Any, failure: Failure, **_: Any) -> None:
+        """An exception (not a DropItem) in an item pipeline: Scrapy logs it and the page is
+        gone; counted as ``ingest/dropped/pipeline_error``."""
+        detail = f"{type(failure.value).__name__}: {failure.value}"[:300]
+        self.drop("pipeline_error", str(getattr(item, "url", "?")), detail)
+
+    def callback_failed(self, failure: Failure, response: Response, **_: Any) -> None:
+        """An exception in a callback (an article or a whole sitemap lost there):
+        ``ingest/dropped/spider_error``."""
+        detail = f"{type(failure.value).__name__}: {failure.value}"[:300]
+        self.drop("spider_error", response.url, detail)
+
+    def offsite(self, url: str) -> bool:
+        """What Scrapy's OffsiteMiddleware filters: a host outside ``allowed_domains``."""
+        domains = [d.lower() for d in getattr(self, "allowed_domains", None) or [] if d]
+        host = (urlsplit(url).hostname or "").lower()
+        return bool(domains) and not any(host == d or host.endswith("." + d) for d in domains)
+
+    def redirect_chain(self, request: scrapy.Request) -> list[str]:
+        """The URLs a redirected request came through, as the site named them: the listed one
+        first (``SEEN_URL``, set before any mirror), then each hop; hops through the loopback
+        mirror of the demo and tests (``INGEST_MIRROR``) get their real host back."""
+        base = (self.settings.get("INGEST_MIRROR") or "").rstrip("/")
+        scheme = urlsplit(request.url).scheme
+        hops = [
+            f"{scheme}://{url[len(base) + 1 :]}" if base and url.startswith(base + "/") else url
+            for url in request.meta.get("redirect_urls") or []
+        ]
+        listed = request.meta.get(SEEN_URL)
+        return [listed, *hops] if listed else hops
+
+    def redirect_scheduled(self, request: scrapy.Request, **_: Any) -> None:
+        """An article redirected to another site is filtered by OffsiteMiddleware when it is
+        scheduled, without an errback: counted here as ``ingest/dropped/offsite_redirect``
+        (``-a domains=`` allows the new host). Same test as the middleware's, which skips
+        ``dont_filter`` requests (a mirrored redirect is scheduled again without it)."""
+        if not request.meta.get("redirect_urls") or not request.meta.get(ARTICLE):
+            return
+        if request.dont_filter or request.meta.get("allow_offsite"):
+            return
+        if self.offsite(request.url):
+            source = self.redirect_chain(request)[0]
+            self.drop("offsite_redirect", source, f"redirected to {request.url}")
+
+    def redirect_dropped(self, request: scrapy.Request, **_: Any) -> None:
+        """A redirected article request the dupefilter refused (no errback either).
+
+        A meta refresh back to a URL of its own chain is a reload timer, not a redirect: the
+        page is downloaded once more without following redirects and parsed
+        (``ingest/refetched/meta_refresh``). Any other redirect to a URL this crawl already
+        requested is counted as ``ingest/dropped/duplicate_redirect`` (that page is the one
+        stored). Requests that were not redirected are left alone: a resumed crawl refuses
+        the ones its first part handled."""
+        if not request.meta.get("redirect_urls") or not request.meta.get(ARTICLE):
+            return
+        sources = self.redirect_chain(request)
+        reasons = request.meta.get("redirect_reasons") or []
+        own = fingerprint(request)
+        loop = any(fingerprint(request.replace(url=url)) == own for url in sources)
+        if loop and reasons and reasons[-1] == "meta refresh" and self.crawler.engine:
+            assert self.crawler.stats is not None
+            self.crawler.stats.inc_value("ingest/refetched/meta_refresh")
+            self.logger.info("meta refresh to itself, fetched again unredirected: %s", request.url)
+            meta = {**request.meta, "dont_redirect": True}
+            self.crawler.engine.crawl(request.replace(dont_filter=True, meta=meta))
+            return
+        detail = f"redirected to {request.url}, already requested"
+        self.drop("duplicate_redirect", sources[0], detail)
 
     def drop(self, reason: str, url: str, detail: str = "") -> None:
         """Count and log a page that cannot become an item (stat ``ingest/dropped/<reason>``)."""

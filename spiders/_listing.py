@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import scrapy
+from w3lib.url import canonicalize_url
 
 from ingest.dates import to_utc_iso
 from ingest.incremental import ARTICLE, LASTMOD
@@ -140,13 +141,20 @@ class ListingSpider(NewsSpider):
         if not self.allowed(url):
             self.skip("offsite", url)
             return None
-        if url in self.requested:
+        # The dupefilter's notion of one URL (query order, fragment): a second spelling would be
+        # refused by it without a word.
+        key = canonicalize_url(url)
+        if key in self.requested:
             self.skip("listed_twice", url)
+            return None
+        max_length = self.settings.getint("URLLENGTH_LIMIT")  # 0: UrlLengthMiddleware is off
+        if max_length and len(url) > max_length:  # it would drop the request, uncounted
+            self.drop("url_too_long", url[:200], f"{len(url)} chars > URLLENGTH_LIMIT")
             return None
         if self.limit_reached:
             self.skip("over_limit", url)
             return None
-        self.requested.add(url)
+        self.requested.add(key)
         self.tally["requested"] += 1
         return scrapy.Request(
             url,
