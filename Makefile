@@ -44,6 +44,9 @@ bench-langid: $(BIN)/ingest ## detect_language vs plain langdetect on ../shared/
 bench-pages: $(BIN)/ingest ## body F1 and language of the real pages in tests/fixtures/news_pages
 	$(BIN)/python benchmarks/news_pages.py
 
+bench-crawl: $(BIN)/ingest ## every real page of ../shared/data crawled by the sitemap spider on 127.0.0.1; losses by reason
+	$(BIN)/python benchmarks/crawl_real_pages.py
+
 soak: $(BIN)/ingest ## 3,000 mirror pages with injected faults on 127.0.0.1; every good one stored once
 	$(BIN)/python benchmarks/soak.py --n 3000
 
