@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -42,6 +43,12 @@ ARTICLE_TYPES = frozenset(
         "LiveBlogPosting",
         "Report",
         "ReviewNewsArticle",
+        # schema.org's other kinds of Article
+        "SatiricalArticle",
+        "ScholarlyArticle",
+        "TechArticle",
+        "SocialMediaPosting",
+        "AdvertiserContentArticle",
     }
 )
 TRACKING_PARAMS = (
@@ -68,6 +75,8 @@ LD_MIN_SHARE = 0.5
 # "Unsure" (the second extractor is asked): a body under SHORT_BODY characters, or holding
 # under PARTIAL_SHARE of the page's prose; its answer is taken when FALLBACK_GAIN times longer
 # and holding FALLBACK_OVERLAP of our words (ours was cut short, not somewhere else).
+# The second extractor can be switched off (INGEST_SECOND_OPINION=0) to measure what it adds.
+SECOND_OPINION = os.environ.get("INGEST_SECOND_OPINION", "1") != "0"
 SHORT_BODY = 500
 PARTIAL_SHARE = 0.5
 FALLBACK_GAIN = 1.5
@@ -285,12 +294,12 @@ def _body_html(
                 html, source, chars = _fragment(ld_body), "json-ld", len(ld_body)
             else:
                 unsure.append("json-ld")
-    if unsure:
+    if unsure and SECOND_OPINION:
         other = trafilatura_html(root, url)
         if other is not None:
             theirs = _as_element(other)
             other_chars = _chars(theirs)
-            take = (
+            take = other_chars >= MIN_LD_BODY and (
                 html is None
                 or chars == 0
                 or (
@@ -471,19 +480,21 @@ def parse_page(
         candidate_languages=list(site.languages) if site else [],
         alternates=alternates,
         story_id=story_id,
-        is_article=bool(ld) or og_type.startswith("article") or root_found,
+        is_article=bool(ld) or og_type.lower().startswith("article") or root_found,
     )
 
 
-ARTICLE_PARAGRAPHS = 3  # paragraphs of prose that make a listed page an article
+ARTICLE_PARAGRAPHS = 3  # paragraphs of prose that make a listed page an article...
+ARTICLE_PROSE_CHARS = 500  # ...or this much prose in shorter paragraphs (or <br> lines)
 _PROSE_CHARS = 120
+_SHORT_PROSE = 40
 _PROSE_LINKS = 0.2  # the most link text a paragraph of prose (or the whole body) may have
 
 
 def reads_like_article(body_html: str | None) -> bool:
-    """Whether a body fragment is an article by its content: several paragraphs of prose
-    with few links. Index, tag and search pages are lists of linked headlines with one-line
-    teasers; a video page has a line or two."""
+    """Whether a body fragment is an article by its content: few links, and several
+    paragraphs of prose or some hundreds of characters of it. Index, tag and search pages are
+    lists of linked headlines with one-line teasers; a video page has a line or two."""
     if not body_html:
         return False
     root = lxml.html.fragment_fromstring(body_html, create_parent="div")
@@ -491,20 +502,23 @@ def reads_like_article(body_html: str | None) -> bool:
     links = sum(len(a.text_content()) for a in root.iter("a"))
     if not total or links > total * _PROSE_LINKS:
         return False
-    prose = 0
-    for block in root.iter("p", "div", "li", "blockquote", "td"):
+    paragraphs = prose = 0
+    for block in root.iter("p", "div", "li", "blockquote", "td", "section", "article"):
         text = (block.text or "") + "".join(
             (child.text_content() if child.tag not in _BLOCKS else "") + (child.tail or "")
             for child in block
+            if isinstance(child.tag, str)  # not a comment or processing instruction
         )
         length = len(text.strip())
-        if length < _PROSE_CHARS:
+        if length < _SHORT_PROSE:
             continue
         linked = sum(len(a.text_content()) for a in block if a.tag == "a")
-        if linked <= length * _PROSE_LINKS:
-            prose += 1
-            if prose >= ARTICLE_PARAGRAPHS:
-                return True
+        if linked > length * _PROSE_LINKS:
+            continue
+        prose += length
+        paragraphs += length >= _PROSE_CHARS
+        if paragraphs >= ARTICLE_PARAGRAPHS or prose >= ARTICLE_PROSE_CHARS:
+            return True
     return False
 
 

@@ -29,7 +29,7 @@ def trafilatura_html(root: lxml.html.HtmlElement, url: str) -> str | None:
             include_comments=False,
             include_tables=True,
             include_images=False,
-            include_links=False,
+            include_links=True,  # kept for the link density of "is it an article?"
         )
     except Exception as exc:  # noqa: BLE001  (a second opinion must never lose the page)
         logger.info("second extractor failed on %s: %r", url, exc)
