@@ -22,7 +22,6 @@ import math
 import re
 import threading
 import unicodedata
-from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -121,8 +120,8 @@ ALPHABETS: dict[str, frozenset[str]] = {
     "uk": frozenset("абвгґдеєжзиіїйклмнопрстуфхцчшщьюя'"),
     "ru": frozenset("абвгдеёжзийклмнопрстуфхцчшщъыьэюя"),
     "be": frozenset("абвгдеёжзійклмнопрстуўфхцчшыьэюя'"),
-    "bg": frozenset("абвгдежзийклмнопрстуфхцчшщъьюя"),
-    "mk": frozenset("абвгдѓежзѕијклљмнњопрстќуфхцчџш"),
+    "bg": frozenset("абвгдежзийѝклмнопрстуфхцчшщъьюя"),
+    "mk": frozenset("абвгдѓеѐжзѕиѝјклљмнњопрстќуфхцчџш"),
     "sr": frozenset("абвгдђежзијклљмнњопрстћуфхцчџш"),
     "kk": frozenset("аәбвгғдеёжзийкқлмнңоөпрстуұүфхһцчшщъыіьэюя"),
 }
@@ -157,7 +156,7 @@ FUNCTION_WORDS: dict[str, frozenset[str]] = {
         "навіть також лише тільки цей ця ці цього цієї цих має можна треба "
         "буде бути тобто після щодо під між ні мене мені нього неї свої "
         "свій своє всі усі теж проте адже бо хоча поки ось отже зараз саме "
-        "може можу можуть є"
+        "може можу можуть є для"
     ),
     "ru": _words(
         "и что чтобы это этот эта эти этого этом как от был была было были но "
@@ -165,10 +164,10 @@ FUNCTION_WORDS: dict[str, frozenset[str]] = {
         "которое которые которых которого если или также только уже еще ещё "
         "уж когда где кто с со к ко о об из нет будет быть может могу могут "
         "очень можно нужно надо сейчас тоже даже чем после между под лишь всё "
-        "всех ничего него нее ней себя том чего потом теперь бы да ни"
+        "всех ничего него нее ней себя том чего потом теперь бы да ни во для той"
     ),
     "be": _words(
-        "і што гэта гэты гэтая гэтага як ад але або быў была было былі яго "
+        "і што гэта гэты гэтая гэтага як ад але або быў была было былі яго для "
         "яна ён яны таксама ці каб пра дзе калі з ужо яшчэ таму толькі "
         "вельмі будзе мае можна трэба свае бо ні"
     ),
@@ -191,18 +190,61 @@ FUNCTION_WORDS: dict[str, frozenset[str]] = {
     "kk": _words("және мен бұл деп үшін бар ол олар"),
 }
 
-#: Spellings only some languages of the group allow, as (regex, languages that
-#: allow it); each match counts against the others.  Bulgarian writes "ь"
-#: only before "о"; Russian "ъ" only before е/ё/ю/я; "-тся" is Russian (uk
-#: "-ться", be "-цца"); "-ий" is not Bulgarian; "-ння" is Ukrainian (ru
-#: "-ние", be "-нне"); Belarusian akanye leaves at most one "о" per word.
-SPELLING_RULES: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = (
-    (re.compile(r"ь(?!о)"), frozenset({"uk", "ru", "be", "kk"})),
-    (re.compile(r"ъ(?![еёюя])"), frozenset({"bg"})),
-    (re.compile(r"тся$"), frozenset({"ru", "kk"})),
-    (re.compile(r"ий$"), frozenset({"uk", "ru", "kk"})),
-    (re.compile(r"ння$"), frozenset({"uk"})),
-    (re.compile(r"о.*о"), CYRILLIC_GROUP - {"be"}),
+#: Spellings only some languages of the group allow, as (regex on a lower-case
+#: word, languages that allow it); each match counts against the others.
+#: Every rule is a fact of the written languages, not of a sample:
+#:
+#: * Bulgarian writes "ь" only before "о"; Russian "ъ" only before е/ё/ю/я.
+#: * Ukrainian (and Belarusian) write "ь" only after д т з с ц л н ("рь" only
+#:   before "о": "трьох"), never before е/и, and before я/ю only after л/н
+#:   ("мільярд"): Russian "дочь", "ночь", "можешь", "семь", "царь", "любовь",
+#:   "статья", "семье", "чьи" have no Ukrainian spelling ("донька", "ніч",
+#:   "можеш", "сім", "стаття", "сім'ї", "чиї").
+#: * "-тся", "-лся" are Russian (uk "-ться", "-вся"; be "-цца"); "-ий" is not
+#:   Bulgarian; a doubled consonant + final "я" ("життя", "знання",
+#:   "весілля") is Ukrainian (ru "-тие", "-ние", be "-нне").
+#: * Ukrainian writes "і", never "и", at the start of a word ("інший",
+#:   "історія", "іти"; Russian "иной", "история", "идти"), and "ія"/"іє" where
+#:   Russian and Bulgarian have "ия"/"ие" ("Росія", "знання" / "Россия",
+#:   "знание").
+#: * Bulgarian and Macedonian lost the case endings: no word of theirs ends in
+#:   "у" or "ю" but a few (FINAL_U_WORDS); Russian and Ukrainian accusative,
+#:   dative and first-person forms ("нашу", "землю", "могу", "люблю") and the
+#:   preposition "у" end in them everywhere.
+#: * Belarusian akanye leaves at most one "о" per word.
+#:
+#: The weight is LETTER_PENALTY for a spelling the language's orthography
+#: rules out, like a letter outside its alphabet, and PATTERN_PENALTY for one
+#: it allows in a few words (names, loanwords: "Георгий", "шия", "табу").
+SPELLING_RULES: tuple[tuple[re.Pattern[str], frozenset[str], float], ...] = (
+    (re.compile(r"ь(?!о)"), frozenset({"uk", "ru", "be", "kk"}), LETTER_PENALTY),
+    (re.compile(r"ъ(?![еёюя])"), frozenset({"bg"}), LETTER_PENALTY),
+    (
+        re.compile(r"(?:^|[^дтзсцлнр])ь|рь(?!о)|ь[еёиы]|[^лн]ь[юя]"),
+        CYRILLIC_GROUP - {"uk", "be"},
+        LETTER_PENALTY,
+    ),
+    (re.compile(r"тся$|лся$"), frozenset({"ru", "kk"}), LETTER_PENALTY),
+    (re.compile(r"^и."), CYRILLIC_GROUP - {"uk", "be"}, LETTER_PENALTY),
+    (re.compile(r"ий$"), frozenset({"uk", "ru", "kk"}), PATTERN_PENALTY),
+    (re.compile(r"([бвгджзклмнпрстфхцчшщ])\1я$"), frozenset({"uk"}), PATTERN_PENALTY),
+    (re.compile(r"и[ея]|[аеоуюя]е$|ая$"), CYRILLIC_GROUP - {"uk"}, PATTERN_PENALTY),
+    (re.compile(r"[ую]$|[ое]го$|ое$"), CYRILLIC_GROUP - {"bg", "mk"}, PATTERN_PENALTY),
+    (re.compile(r"о.*о"), CYRILLIC_GROUP - {"be"}, PATTERN_PENALTY),
+)
+
+#: Bulgarian and Macedonian words that do end in "у"/"ю"/"-ого"/"-ое"
+#: (pronouns, "much", "very", and loanwords): the ending rules leave them alone.
+ENDING_EXCEPTIONS = _words(
+    "му ну многу нему кому никому некому секому шоу табу рагу бижу гуру кенгуру какаду "
+    "меню интервю ревю много него кого никого някого некого строго долго полого "
+    "кое някое никое некое секое"
+)
+
+#: Each spelling rule with the languages it counts against (indexes in GROUP_ORDER).
+_FORBIDDEN_BY = tuple(
+    (pattern, tuple(i for i, lang in enumerate(GROUP_ORDER) if lang not in allowed), weight)
+    for pattern, allowed, weight in SPELLING_RULES
 )
 
 #: Apostrophes seen inside Ukrainian/Belarusian words (м'ясо, м’ясо, мʼясо).
@@ -222,6 +264,7 @@ _LATIN_I_MAP = str.maketrans({"i": "і", "I": "І", "ï": "ї"})
 # A lone Latin "i" between two Cyrillic words is the Ukrainian conjunction "і".
 _LONE_I_RE = re.compile(rf"(?<=[{_CYR}] )i(?= [{_CYR}])")
 _WORD_RE = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*")
+_SENTENCE_END_RE = re.compile(r"[.!?…]")
 
 
 def _c1_table() -> dict[int, str | None]:
@@ -407,26 +450,44 @@ def cyrillic_evidence(text: str) -> dict[str, float]:
     alphabet, spellings a language does not allow, and its frequent function
     words.  Capitalised words (mostly names) count NAME_FACTOR as much.
     """
-    scores = dict.fromkeys(GROUP_ORDER, 0.0)
-    letters: defaultdict[str, float] = defaultdict(float)
-    for word in _WORD_RE.findall(text):
+    scores = [0.0] * len(GROUP_ORDER)
+    previous_end = 0
+    for match in _WORD_RE.finditer(text):
+        word = match.group()
+        # A capital after a sentence end (or at the start) is no sign of a name:
+        # "Мы", "История", "Это" open sentences.  Acronyms stay weak everywhere.
+        sentence_start = previous_end == 0 or bool(
+            _SENTENCE_END_RE.search(text, previous_end, match.start())
+        )
+        previous_end = match.end()
         if not any(_is_cyrillic(char) for char in word):
             continue
-        factor = NAME_FACTOR if word[0].isupper() else 1.0
-        lowered = word.lower()
-        for char in lowered:
-            letters[char] += factor
-        for pattern, allowed in SPELLING_RULES:
-            if pattern.search(lowered):
-                for lang in CYRILLIC_GROUP - allowed:
-                    scores[lang] -= PATTERN_PENALTY * factor
-        for lang, vocabulary in FUNCTION_WORDS.items():
-            if lowered in vocabulary:
-                scores[lang] += FUNCTION_WORD_WEIGHT
-    for lang, alphabet in ALPHABETS.items():
-        foreign = sum(n for char, n in letters.items() if char not in alphabet)
-        scores[lang] -= LETTER_PENALTY * foreign
-    return scores
+        name_like = word[0].isupper() and (not sentence_start or word.isupper())
+        factor = NAME_FACTOR if name_like else 1.0
+        penalties, credits = _word_evidence(word.lower())
+        for i, (penalty, credit) in enumerate(zip(penalties, credits, strict=True)):
+            scores[i] += credit - penalty * factor
+    return dict(zip(GROUP_ORDER, scores, strict=True))
+
+
+@functools.lru_cache(maxsize=65_536)
+def _word_evidence(word: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """(penalties, credits) of one lower-case word for each language in GROUP_ORDER:
+    foreign letters and forbidden spellings, then function words.  Cached: words
+    repeat (Zipf), and the rules are the costly part of the evidence."""
+    penalties = [0.0] * len(GROUP_ORDER)
+    credits = [0.0] * len(GROUP_ORDER)
+    for i, lang in enumerate(GROUP_ORDER):
+        alphabet = ALPHABETS[lang]
+        penalties[i] += LETTER_PENALTY * sum(char not in alphabet for char in word)
+        if word in FUNCTION_WORDS[lang]:
+            credits[i] += FUNCTION_WORD_WEIGHT
+    if word not in ENDING_EXCEPTIONS:
+        for pattern, forbidden, weight in _FORBIDDEN_BY:
+            if pattern.search(word):
+                for i in forbidden:
+                    penalties[i] += weight
+    return tuple(penalties), tuple(credits)
 
 
 def _group_priors(
