@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -83,6 +84,8 @@ SHORT_BODY = 1000
 PARTIAL_SHARE = 0.7
 FALLBACK_GAIN = 1.3
 FALLBACK_OVERLAP = 0.6
+FALLBACK_LINKS = 0.5  # a second answer (or what it adds) with more link text: a link list
+FALLBACK_MAX = 3.0  # ...and one this many times longer than ours and the page's prose a dump
 
 
 def canonical_url(url: str) -> str:
@@ -226,6 +229,7 @@ def _date(
 
 
 _TAG_RE = re.compile(r"<[^>]{0,500}>")
+_WORDS_RE = re.compile(r"\w+")
 
 
 def ld_text(value: Any) -> str | None:
@@ -248,6 +252,31 @@ def _as_element(fragment: str) -> lxml.html.HtmlElement:
 
 def _chars(element: lxml.html.HtmlElement) -> int:
     return len(" ".join(element.text_content().split()))
+
+
+def _second_wins(theirs: lxml.html.HtmlElement, ours: str | None, chars: int, prose: int) -> bool:
+    """Whether the second extractor's body replaces ours: it is a real body (not a line, not
+    a menu of links, not a dump of far more than the page's prose and ours), and ours is empty
+    or was cut short (theirs much longer and holding most of our words)."""
+    other_chars = _chars(theirs)
+    linked = sum(len(a.text_content()) for a in theirs.iter("a"))
+    if other_chars < MIN_LD_BODY or linked > other_chars * FALLBACK_LINKS:
+        return False
+    if ours is None or chars == 0:
+        return True
+    if not chars * FALLBACK_GAIN <= other_chars <= FALLBACK_MAX * max(chars, prose):
+        return False
+    our_words = Counter(_WORDS_RE.findall(_as_element(ours).text_content().lower()))
+    their_words = Counter(_WORDS_RE.findall(theirs.text_content().lower()))
+    held = sum((our_words & their_words).values())
+    if held < FALLBACK_OVERLAP * sum(our_words.values()):
+        return False  # not ours cut short: another part of the page
+    # What theirs adds must be prose, not the menus and link lists around the article.
+    added = their_words - our_words
+    linked = Counter(
+        w for a in theirs.iter("a") for w in _WORDS_RE.findall(a.text_content().lower())
+    )
+    return sum((added & linked).values()) <= FALLBACK_LINKS * sum(added.values())
 
 
 def _body_html(
@@ -299,21 +328,12 @@ def _body_html(
     if unsure and SECOND_OPINION:
         other = trafilatura_html(root, url)
         if other is not None:
-            theirs = _as_element(other)
-            other_chars = _chars(theirs)
-            take = other_chars >= MIN_LD_BODY and (
-                html is None
-                or chars == 0
-                or (
-                    other_chars >= chars * FALLBACK_GAIN
-                    and word_coverage(theirs, _as_element(html).text_content()) >= FALLBACK_OVERLAP
-                )
-            )
+            prose = main.all_prose if main is not None else 0
+            take = _second_wins(_as_element(other), html, chars, prose)
             logger.debug(
-                "unsure (%s): ours %d chars, second extractor %d, %s taken: %s",
+                "unsure (%s): ours %d chars, %s taken: %s",
                 ",".join(unsure),
                 chars,
-                other_chars,
                 "second" if take else "ours",
                 url,
             )

@@ -189,10 +189,11 @@ def _measure(root: _Element) -> tuple[list[_Element], dict[_Element, _Stats]]:
             st.skip = True
         elif hint and tag not in ("html", "body", "article", "main"):
             st.skip, st.comments = _hint_flags(hint)
-        if _hidden(el) or (parent_stats is not None and parent_stats.hidden):
+        if _hidden(el):
             # Hidden until a script shows it: menus and modals mostly, but some templates hide
             # the whole article until a paywall or consent script reveals it. Evidence, not a
-            # verdict: it does not vote, unless it holds most of the page's text (below).
+            # verdict: it does not vote, unless it holds most of the page's text or reads like
+            # an article (below, where its descendants inherit what is decided for it).
             st.hidden = st.skip = True
         stats[el] = st
         order.append(el)
@@ -234,11 +235,14 @@ def _measure(root: _Element) -> tuple[list[_Element], dict[_Element, _Stats]]:
     limit = stats[order[0]].total * _UNLIKELY_SHARE if order else 0
     for el in order:
         st = stats[el]
+        parent = st.parent
+        if parent is not None and parent.comments:
+            st.comments = True
         if st.skip and not st.comments and (st.total > limit or _reads_like_article(st)):
             st.skip = st.hidden = False
-        elif st.parent is not None and st.parent.skip:
+        elif parent is not None and parent.skip:
             st.skip = True
-            st.hidden = st.hidden or st.parent.hidden
+            st.hidden = st.hidden or parent.hidden
     return order, stats
 
 
@@ -523,7 +527,8 @@ class MainContent:
 
     element: lxml.html.HtmlElement  # a pruned, detached copy
     chars: int  # text characters in the copy
-    page_chars: int  # characters of the page's paragraphs of prose, wherever they are
+    page_chars: int  # characters of the page's paragraphs of prose in blocks that vote
+    all_prose: int  # ... in any block but comments (hidden and boilerplate-named ones too)
 
 
 def main_content(root: lxml.html.HtmlElement, *, single_story: bool = True) -> MainContent | None:
@@ -538,16 +543,16 @@ def main_content(root: lxml.html.HtmlElement, *, single_story: bool = True) -> M
     drops: set[_Element] = set()
     top = _top_candidate(final, stats, drops, single_story)
     element = _pruned_copy(_siblings(top, final, stats), stats, scores, drops)
-    page_chars = sum(
-        st.inline
-        for st in stats.values()
-        if not st.skip
-        and not st.is_inline
-        and st.inline >= _PROSE_RUN
-        and st.inline_link * 4 < st.inline
-    )
+    page_chars = all_prose = 0
+    for st in stats.values():
+        if st.is_inline or st.inline < _PROSE_RUN or st.inline_link * 4 >= st.inline:
+            continue
+        if not st.comments:
+            all_prose += st.inline
+            if not st.skip:
+                page_chars += st.inline
     chars = len(" ".join(element.text_content().split()))
-    return MainContent(element=element, chars=chars, page_chars=page_chars)
+    return MainContent(element=element, chars=chars, page_chars=page_chars, all_prose=all_prose)
 
 
 def find_main_content(root: lxml.html.HtmlElement) -> lxml.html.HtmlElement | None:
