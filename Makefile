@@ -34,9 +34,9 @@ bench: $(BIN)/ingest ## the whole pipeline end to end on 127.0.0.1, N=1,000 and 
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/pipeline_bench.py --n 1000 --n 10000
 
-bench-extract: $(BIN)/ingest ## ours vs trafilatura on ../shared/data/article-extraction-benchmark
+bench-extract: $(BIN)/ingest ## each extraction layer vs trafilatura on ../shared/data (dev sets)
 	$(BIN)/pip install --quiet -e '.[bench]'
-	$(BIN)/python benchmarks/extract_bench.py
+	$(BIN)/python benchmarks/extraction_layers.py
 
 bench-langid: $(BIN)/ingest ## detect_language vs plain langdetect on ../shared/data/langid
 	$(BIN)/python benchmarks/langid_bench.py
