@@ -23,7 +23,7 @@ from urllib.parse import urljoin
 
 from lxml import etree
 
-from ingest.dates import parse_iso, parse_rfc822
+from ingest.dates import is_bad, parse_any
 
 GZIP_MAGIC = b"\x1f\x8b"
 DEFAULT_MAX_SIZE = 50 * 1024 * 1024  # the sitemaps.org limit for one uncompressed sitemap
@@ -65,6 +65,7 @@ class XmlReport:
     errors: int = 0  # libxml2 errors recovered from, plus fatal read errors
     messages: list[str] = field(default_factory=list)  # the first few, for the log
     too_large: bool = False
+    bad_dates: int = 0  # dates given but unusable (malformed, out of range): entry kept undated
 
     def error(self, message: str, count: int = 1) -> None:
         self.errors += count
@@ -201,14 +202,22 @@ def _child_text(elem: Any, name: str, namespaces: frozenset[str] | None = None) 
     return _clean(_text(child)) if child is not None else None
 
 
-def _date(raw: str | None) -> datetime | None:
-    """RSS dates are RFC 822, Atom / sitemap / Dublin Core ones ISO 8601; accept either."""
-    if not raw:
-        return None
-    value = parse_iso(raw)
-    if value is None and len(raw) == 10:  # W3C date without a time: "2025-07-04"
-        value = parse_iso(raw + "T00:00:00")
-    return value or parse_rfc822(raw)
+def _date(raw: str | None, report: XmlReport) -> datetime | None:
+    """A feed or sitemap date (``ingest.dates.parse_any``); an unusable one is counted in
+    ``report`` and the entry goes on undated, never ending the document."""
+    value = parse_any(raw)
+    if is_bad(raw, value):
+        report.bad_dates += 1
+    return value
+
+
+def _join(base: str, url: str) -> str:
+    """``url`` resolved against ``base``; one that cannot be parsed ("http://[::1") is kept as
+    written, for the spider's URL check to refuse and count, instead of ending the document."""
+    try:
+        return urljoin(base, url)
+    except ValueError:
+        return url
 
 
 def _html_title(elem: Any) -> str | None:
@@ -271,8 +280,8 @@ def iter_feed(
     """
     report = report if report is not None else XmlReport()
     for elem in _iterparse(source, ("item", "entry"), max_size, report):
-        entry = _atom_entry(elem, base_url) if _ns(elem.tag) == ATOM_NS else None
-        entry = entry or _rss_item(elem, base_url)
+        entry = _atom_entry(elem, base_url, report) if _ns(elem.tag) == ATOM_NS else None
+        entry = entry or _rss_item(elem, base_url, report)
         if entry is None:
             report.error(f"{_local(elem.tag)} without a link")
             continue
@@ -280,7 +289,7 @@ def iter_feed(
         yield entry
 
 
-def _rss_item(elem: Any, base_url: str) -> FeedEntry | None:
+def _rss_item(elem: Any, base_url: str, report: XmlReport) -> FeedEntry | None:
     link = _child_text(elem, "link")
     guid_elem = _child(elem, "guid")
     guid = _clean(_text(guid_elem)) if guid_elem is not None else None
@@ -291,17 +300,17 @@ def _rss_item(elem: Any, base_url: str) -> FeedEntry | None:
     published_raw = _child_text(elem, "pubDate") or _child_text(elem, "date", frozenset({DC_NS}))
     updated_raw = _child_text(elem, "updated")
     return FeedEntry(
-        link=urljoin(base_url, link),
+        link=_join(base_url, link),
         title=_child_text(elem, "title"),
         guid=guid,
         published_raw=published_raw,
-        published=_date(published_raw),
+        published=_date(published_raw, report),
         updated_raw=updated_raw,
-        updated=_date(updated_raw),
+        updated=_date(updated_raw, report),
     )
 
 
-def _atom_entry(elem: Any, base_url: str) -> FeedEntry | None:
+def _atom_entry(elem: Any, base_url: str, report: XmlReport) -> FeedEntry | None:
     atom = frozenset({ATOM_NS})
     links = [c for c in elem if _local(c.tag) == "link" and _ns(c.tag) == ATOM_NS]
     # rel="alternate" is the article; a link without rel means alternate too (RFC 4287 4.2.7.2).
@@ -312,14 +321,15 @@ def _atom_entry(elem: Any, base_url: str) -> FeedEntry | None:
     title_elem = _child(elem, "title", atom)
     published_raw = _child_text(elem, "published", atom)
     updated_raw = _child_text(elem, "updated", atom)
+    updated = _date(updated_raw, report)
     return FeedEntry(
-        link=urljoin(base, href.strip()),
+        link=_join(base, href.strip()),
         title=_html_title(title_elem) if title_elem is not None else None,
         guid=_child_text(elem, "id", atom),
         published_raw=published_raw or updated_raw,
-        published=_date(published_raw) or _date(updated_raw),
+        published=_date(published_raw, report) or updated,
         updated_raw=updated_raw,
-        updated=_date(updated_raw),
+        updated=updated,
     )
 
 
@@ -345,28 +355,28 @@ def iter_sitemap(
             continue
         lastmod_raw = _child_text(elem, "lastmod", SITEMAP_NS)
         entry = SitemapEntry(
-            loc=urljoin(base_url, loc),
+            loc=_join(base_url, loc),
             is_index=_local(elem.tag) == "sitemap",
             lastmod_raw=lastmod_raw,
-            lastmod=_date(lastmod_raw),
+            lastmod=_date(lastmod_raw, report),
         )
         news = _child(elem, "news", frozenset({NEWS_NS}))
         if news is not None:
-            _read_news(news, entry)
+            _read_news(news, entry, report)
         for link in elem:
             if _local(link.tag) == "link" and _ns(link.tag) == XHTML_NS:
                 code, href = link.get("hreflang"), link.get("href")
                 if link.get("rel") == "alternate" and code and href:
-                    entry.alternates.setdefault(code.strip(), urljoin(base_url, href.strip()))
+                    entry.alternates.setdefault(code.strip(), _join(base_url, href.strip()))
         report.entries += 1
         yield entry
 
 
-def _read_news(news: Any, entry: SitemapEntry) -> None:
+def _read_news(news: Any, entry: SitemapEntry, report: XmlReport) -> None:
     ns = frozenset({NEWS_NS})
     entry.news_title = _child_text(news, "title", ns)
     entry.news_published_raw = _child_text(news, "publication_date", ns)
-    entry.news_published = _date(entry.news_published_raw)
+    entry.news_published = _date(entry.news_published_raw, report)
     publication = _child(news, "publication", ns)
     if publication is not None:
         entry.news_language = _child_text(publication, "language", ns)

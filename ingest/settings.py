@@ -37,7 +37,15 @@ FEED_EXPORT_ENCODING = "utf-8"
 LOG_FORMATTER = "ingest.logformatter.IngestLogFormatter"  # drops: reason and URL, not the item
 LOG_LEVEL = os.environ.get("INGEST_LOG_LEVEL", "INFO")
 
+# Only http and https, ever: Scrapy's file, data, s3 and ftp handlers would let a URL in a feed,
+# sitemap or page read local files (issue 10). The warc spider reads its files itself.
+DOWNLOAD_HANDLERS = {"file": None, "data": None, "s3": None, "ftp": None}
+
 DOWNLOADER_MIDDLEWARES = {
+    # Every request (redirects and meta refreshes too) passes the one URL check: other schemes,
+    # userinfo, ports the spider did not start from -> ingest/filtered/<reason> (ingest/
+    # middlewares.py). First, so it judges the URLs documents named, before robots and the mirror.
+    "ingest.middlewares.UrlGuardMiddleware": 50,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     # Skips unchanged stored articles (ingest/incremental.py). Below retry and redirect, so it
     # sees final responses; before the mirror, so it judges the real URLs.
@@ -102,3 +110,8 @@ INGEST_DRIFT_SHARE = 0.5
 INGEST_DRIFT_MIN_PAGES = 10
 INGEST_DRIFT_BASELINE = 0.8
 INGEST_WARC_OUT = ""  # a .warc.gz path: record what the crawl downloads (-s INGEST_WARC_OUT=...)
+
+
+# Bounds on what one hostile document can cost (issue 10); no real page or sitemap comes near.
+INGEST_SITEMAP_MAX_DEPTH = 5  # sitemap indexes below the start URL (sitemaps.org allows 1)
+INGEST_SITEMAP_MAX_CHILDREN = 50_000  # child sitemaps requested per crawl

@@ -20,6 +20,7 @@ from ingest.failures import failure_reason
 from ingest.feeds import DEFAULT_MAX_SIZE, FeedEntry, XmlReport, iter_feed
 from ingest.incremental import ARTICLE, SEEN_URL, SkippedRequest
 from ingest.items import ArticleItem, Listing
+from ingest.middlewares import RefusedUrl, on_domains, url_refusal
 from ingest.sites import Site
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
@@ -30,6 +31,8 @@ class NewsSpider(scrapy.Spider):
 
     site: ClassVar[Site | None] = None
     run_args: dict[str, str]  # the spider arguments, recorded with the run
+    # Explicit ports a URL may name besides the scheme's default; None: any (``url_refusal``).
+    allowed_ports: frozenset[int] | None = None
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -48,7 +51,8 @@ class NewsSpider(scrapy.Spider):
 
     def item_failed(self, item: Any, failure: Failure, **_: Any) -> None:
         """An exception (not a DropItem) in an item pipeline: Scrapy logs it and the page is
-        gone; counted as ``ingest/dropped/pipeline_error``."""
+        gone; counted as ``ingest/dropped/pipeline_error``. This and ``spider_error`` are the
+        issue's ``ingest/dropped/error``, named by where the exception was raised."""
         detail = f"{type(failure.value).__name__}: {failure.value}"[:300]
         self.drop("pipeline_error", str(getattr(item, "url", "?")), detail)
 
@@ -58,11 +62,21 @@ class NewsSpider(scrapy.Spider):
         detail = f"{type(failure.value).__name__}: {failure.value}"[:300]
         self.drop("spider_error", response.url, detail)
 
+    def url_refusal(self, url: str) -> str | None:
+        """Why a URL from a document is not fetched (``ingest.middlewares.url_refusal`` with this
+        spider's domains and ports): the one check for feed, sitemap, link, redirect and meta
+        refresh URLs. None when it may be fetched."""
+        domains = [d for d in getattr(self, "allowed_domains", None) or [] if d]
+        return url_refusal(url, domains, self.allowed_ports)
+
     def offsite(self, url: str) -> bool:
         """What Scrapy's OffsiteMiddleware filters: a host outside ``allowed_domains``."""
-        domains = [d.lower() for d in getattr(self, "allowed_domains", None) or [] if d]
-        host = (urlsplit(url).hostname or "").lower()
-        return bool(domains) and not any(host == d or host.endswith("." + d) for d in domains)
+        domains = [d for d in getattr(self, "allowed_domains", None) or [] if d]
+        try:
+            host = urlsplit(url).hostname or ""
+        except ValueError:
+            return bool(domains)
+        return bool(domains) and not on_domains(host, domains)
 
     def redirect_chain(self, request: scrapy.Request) -> list[str]:
         """The URLs a redirected request came through, as the site named them: the listed one
@@ -129,6 +143,8 @@ class NewsSpider(scrapy.Spider):
         url = request.url if isinstance(request, scrapy.Request) else "?"
         if isinstance(failure.value, SkippedRequest):
             return  # an unchanged article: counted as ingest/skipped/<reason>, not a drop
+        if isinstance(failure.value, RefusedUrl):
+            return  # counted as ingest/filtered/<reason> by UrlGuardMiddleware
         reason = failure_reason(failure)
         if reason == "robots_forbidden":
             self.logger.debug("robots.txt forbids %s", url)
@@ -155,6 +171,9 @@ class NewsSpider(scrapy.Spider):
                 url,
                 "; ".join(report.messages),
             )
+        if report.bad_dates:  # the entries went on undated
+            stats.inc_value("ingest/fields/bad_date", report.bad_dates)
+            self.logger.info("%d unusable date(s) in %s", report.bad_dates, url)
         if report.too_large:
             self.drop("xml_too_large", url, f"over {self.xml_max_size()} bytes, rest ignored")
         if not report.entries:

@@ -15,6 +15,7 @@ from w3lib.url import canonicalize_url
 from ingest.dates import to_utc_iso
 from ingest.incremental import ARTICLE, LASTMOD
 from ingest.items import Listing
+from ingest.middlewares import DEFAULT_PORTS
 from ingest.sites import get_site
 from spiders._base import NewsSpider
 
@@ -32,6 +33,19 @@ def domains_of(urls: Iterable[str]) -> list[str]:
     ``https://www.rbc.ua/feed`` allows newsukraine.rbc.ua too)."""
     hosts = (urlsplit(url).hostname or "" for url in urls)
     return list(dict.fromkeys(h.removeprefix("www.") for h in hosts if h))
+
+
+def ports_of(urls: Iterable[str]) -> list[int]:
+    """Explicit ports of start URLs (``http://127.0.0.1:8080/feed.xml`` → 8080)."""
+    ports = []
+    for url in urls:
+        try:
+            port = urlsplit(url).port
+        except ValueError:
+            continue
+        if port is not None:
+            ports.append(port)
+    return ports
 
 
 def parse_since(value: str | date | None) -> date | None:
@@ -104,6 +118,8 @@ class ListingSpider(NewsSpider):
         # The start URLs' own domains always, else their requests would be offsite.
         extra = split_list(domains) or (list(declared.domains) if declared else [])
         self.allowed_domains = list(dict.fromkeys(domains_of(urls) + extra))
+        # Ports: the schemes' defaults, and any a start URL names (a loopback test server).
+        self.allowed_ports = frozenset({*DEFAULT_PORTS.values(), *ports_of(urls)})
         self.since = parse_since(since)
         self.limit = parse_limit(limit)
         self.requested: set[str] = set()
@@ -118,15 +134,14 @@ class ListingSpider(NewsSpider):
         raise NotImplementedError
 
     def allowed(self, url: str) -> bool:
-        host = (urlsplit(url).hostname or "").lower()
-        return any(host == d or host.endswith("." + d) for d in self.allowed_domains)
+        return self.url_refusal(url) is None
 
     def skip(self, reason: str, url: str) -> None:
         """Count an entry not followed (``ingest/filtered/<reason>``); DEBUG log, INFO summary."""
         assert self.crawler.stats is not None
         self.crawler.stats.inc_value(f"ingest/filtered/{reason}")
         self.tally[reason] += 1
-        self.logger.debug("skipped (%s): %s", reason, url)
+        self.logger.debug("skipped (%s): %s", reason, url[:300])
 
     def before_since(self, when: datetime | None) -> bool:
         """True when ``since`` is set and the entry is dated (in its own offset) before it."""
@@ -137,13 +152,19 @@ class ListingSpider(NewsSpider):
         return self.limit is not None and len(self.requested) >= self.limit
 
     def follow(self, url: str, listing: Listing, lastmod: str | None) -> scrapy.Request | None:
-        """The article request for a listed URL, carrying ``listing``; None when skipped."""
-        if not self.allowed(url):
-            self.skip("offsite", url)
+        """The article request for a listed URL, carrying ``listing``; None when skipped
+        (``url_refusal``: scheme, userinfo, port, bad_url, offsite; then listed_twice,
+        url_too_long, over_limit)."""
+        if (refusal := self.url_refusal(url)) is not None:
+            self.skip(refusal, url)
             return None
         # The dupefilter's notion of one URL (query order, fragment): a second spelling would be
         # refused by it without a word.
-        key = canonicalize_url(url)
+        try:
+            key = canonicalize_url(url)
+        except ValueError:
+            self.skip("bad_url", url)
+            return None
         if key in self.requested:
             self.skip("listed_twice", url)
             return None

@@ -4,7 +4,9 @@ Follows sitemap indexes, reads plain and gzip sitemaps, Google News sitemaps and
 alternates (``ingest.feeds``), and filters by date before anything is fetched: with ``since``
 an entry dated (news:publication_date, else lastmod) before that day is skipped, and so is a
 child sitemap whose lastmod is. Undated entries are followed. A ``robots.txt`` URL is read for
-its ``Sitemap:`` lines.
+its ``Sitemap:`` lines. Indexes are followed at most ``INGEST_SITEMAP_MAX_DEPTH`` levels below a
+start URL, and at most ``INGEST_SITEMAP_MAX_CHILDREN`` child sitemaps per crawl: an index that
+links a fresh index forever ends (``ingest/filtered/sitemap_too_deep``, ``too_many_sitemaps``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from ingest.feeds import SitemapEntry, XmlReport, iter_sitemap
 from ingest.items import Listing
 from spiders._listing import ListingSpider, iso
 
+DEPTH = "sitemap_depth"  # request meta: index levels below the start URL
+
 
 def listing_of(entry: SitemapEntry, source: str) -> Listing:
     """What a sitemap entry says of its page: news: title, date, language; hreflang alternates."""
@@ -28,7 +32,10 @@ def listing_of(entry: SitemapEntry, source: str) -> Listing:
     for code, url in entry.alternates.items():
         lang = normalise_lang(code)  # "en-GB" -> "en"; "x-default" -> None
         if lang and lang not in alternates:
-            alternates[lang] = canonical_url(url)
+            try:
+                alternates[lang] = canonical_url(url)
+            except ValueError:  # "http://[::1": not a URL; the entry itself still counts
+                continue
     return Listing(
         source=source,
         title=entry.news_title,
@@ -55,23 +62,40 @@ class SitemapSpider(ListingSpider):
             found = list(sitemap_urls_from_robots(response.body, base_url=response.url))
             if not found:
                 self.drop("no_entries", response.url, "no Sitemap: line in robots.txt")
-            yield from self.follow_sitemaps(found)
+            yield from self.follow_sitemaps(found, depth=0)
             return
         yield from self.parse_sitemap(response)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.sitemaps_requested: set[str] = set(self.start_urls)
+        self.children = 0  # child sitemaps requested so far
 
-    def follow_sitemaps(self, urls: list[str]) -> Iterator[scrapy.Request]:
-        """Requests for child sitemaps not yet asked for (an index may repeat or loop)."""
+    def follow_sitemaps(self, urls: list[str], depth: int) -> Iterator[scrapy.Request]:
+        """Requests for child sitemaps not yet asked for (an index may repeat or loop), ``depth``
+        index levels below a start URL, within the crawl's bounds."""
+        settings = self.crawler.settings
+        max_depth = settings.getint("INGEST_SITEMAP_MAX_DEPTH", 5)
+        max_children = settings.getint("INGEST_SITEMAP_MAX_CHILDREN", 50_000)
         for url in urls:
-            if not self.allowed(url):
-                self.skip("offsite", url)
-            elif url not in self.sitemaps_requested:
+            if (refusal := self.url_refusal(url)) is not None:
+                self.skip(refusal, url)
+            elif url in self.sitemaps_requested:
+                continue
+            elif depth > max_depth:
+                self.skip("sitemap_too_deep", url)
+            elif self.children >= max_children:
+                self.skip("too_many_sitemaps", url)
+            else:
                 self.sitemaps_requested.add(url)
+                self.children += 1
                 self.tally["sitemaps"] += 1
-                yield scrapy.Request(url, callback=self.parse_sitemap, errback=self.request_failed)
+                yield scrapy.Request(
+                    url,
+                    callback=self.parse_sitemap,
+                    errback=self.request_failed,
+                    meta={DEPTH: depth},
+                )
 
     def parse_sitemap(self, response: Response) -> Iterator[scrapy.Request]:
         """A sitemap index (child sitemaps) or urlset (articles), filtered before fetching."""
@@ -86,7 +110,8 @@ class SitemapSpider(ListingSpider):
                 if self.limit_reached:
                     self.skip("over_limit", entry.loc)
                 else:
-                    yield from self.follow_sitemaps([entry.loc])
+                    depth = int(response.meta.get(DEPTH, 0)) + 1
+                    yield from self.follow_sitemaps([entry.loc], depth)
             else:
                 lastmod = iso(
                     max((d for d in (entry.news_published, entry.lastmod) if d), default=None)

@@ -21,6 +21,7 @@ from scrapy.settings import BaseSettings
 from warcio.exceptions import ArchiveLoadFailed
 
 from ingest.items import Listing
+from ingest.middlewares import on_domains, url_refusal
 from ingest.warc import RECORD_META, WarcRecordRef, iter_records
 from spiders._base import HTML_TYPES, NewsSpider
 from spiders._listing import parse_limit, split_list
@@ -86,15 +87,17 @@ class WarcSpider(NewsSpider):
         self.replayed: set[str] = set()
 
     def wanted(self, ref: WarcRecordRef) -> str | None:
-        """Why a record is not replayed, or None when it is."""
+        """Why a record is not replayed, or None when it is. A record's URL passes the crawl's
+        URL check like any other (a ``file://`` target URI is ``scheme``): the spider reads
+        the files its user names, and nothing in them makes it read another."""
+        if (refusal := url_refusal(ref.url)) is not None:
+            return refusal
         if ref.status != 200:
             return "warc_status"
         if ref.content_type not in HTML_TYPES:
             return "warc_not_html"
-        if self.domains:
-            host = (urlsplit(ref.url).hostname or "").lower()
-            if not any(host == d or host.endswith("." + d) for d in self.domains):
-                return "warc_other_domain"
+        if self.domains and not on_domains(urlsplit(ref.url).hostname or "", self.domains):
+            return "warc_other_domain"
         if ref.url in self.replayed:
             return "warc_repeated"
         maxsize = self.crawler.settings.getint("DOWNLOAD_MAXSIZE")
