@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-import shutil
 import socket
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from ingest.cli import cli
 from ingest.datasette_metadata import datasette_metadata
 from ingest.db import open_db
 
+from .browser import chromium
 from .crawl_helpers import run_demo
 from .test_e2e import SEED
 
@@ -126,19 +126,6 @@ def test_serving_leaves_the_database_unchanged(server: dict[str, Any]) -> None:
     fetch(f"{server['base']}/demo.json?sql=select+count(*)+from+articles")
     assert hashlib.sha256(server["db"].read_bytes()).hexdigest() == server["digest"]
     assert "Uvicorn running on http://127.0.0.1:" in server["log"].read_text()
-
-
-def chromium() -> str:
-    """Debian's chromium; missing means a broken setup (.ci/run installs it), never a skip."""
-    found = shutil.which("chromium") or (
-        "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
-    )
-    if found is None:
-        pytest.fail(
-            "chromium not found (/usr/bin/chromium): install Debian's package with "
-            "'apt-get update && apt-get install -y chromium' (.ci/run does this)"
-        )
-    return found
 
 
 def dump_dom(url: str, profile: Path) -> str:
