@@ -33,6 +33,8 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
             "story_id": "Identifier shared by the language versions of one story",
             "alternates": "Language versions the page links to: JSON object hreflang -> URL",
             "fetched_url": "URL actually fetched (a mirror or a redirect source), if not url",
+            "canonical_declared": "Canonical URL the page named but is not stored under "
+            "(another site's, or another article's)",
             "fetched_at": "When the page was fetched, ISO 8601 UTC",
             "run_id": "The crawl run that last stored the article (runs.id)",
             "source": "Feed, sitemap or WARC file that listed the article",

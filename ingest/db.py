@@ -211,3 +211,12 @@ def m007_extraction_source(db: sqlite_utils.Database) -> None:
     for column in ("body_source", "title_source"):
         if column not in articles.columns_dict:
             articles.add_column(column, str)
+
+
+@migrations()
+def m008_canonical_declared(db: sqlite_utils.Database) -> None:
+    """The canonical URL a page named when its row is not keyed by it (another site's, or
+    another article's: issue 10), kept as the record of what the page claimed."""
+    articles = db.table("articles")
+    if "canonical_declared" not in articles.columns_dict:
+        articles.add_column("canonical_declared", str)

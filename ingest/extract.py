@@ -22,13 +22,14 @@ from typing import Any
 import lxml.etree
 import lxml.html
 from parsel import Selector
-from w3lib.url import canonicalize_url, url_query_cleaner
 
 from ingest.dates import parse_iso, parse_local, to_utc_iso, utc_now_iso
 from ingest.generic import main_content, word_coverage
 from ingest.items import ArticleItem, Image, Listing
 from ingest.second_opinion import trafilatura_html
 from ingest.sites import Site, site_for_url
+from ingest.urls import canonical_url as canonical_url  # its home before ingest/urls.py
+from ingest.urls import page_key
 from pipelines.boilerplate import clean_item, collapse, image_from
 
 logger = logging.getLogger(__name__)
@@ -52,18 +53,6 @@ ARTICLE_TYPES = frozenset(
         "AdvertiserContentArticle",
     }
 )
-TRACKING_PARAMS = (
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_term",
-    "utm_content",
-    "fbclid",
-    "gclid",
-    "yclid",
-    "ref",
-    "from",
-)
 _LANG_ALIASES = {"ua": "uk", "ukr": "uk", "rus": "ru", "eng": "en"}
 _AUTHOR_NOISE_RE = re.compile(r"^(?:by|von|par|автор|автори|авторы)\s*:?\s+", re.IGNORECASE)
 _NOT_A_NAME_RE = re.compile(r"@|https?://|\d{1,2}[./:]\d{2}|email the author", re.IGNORECASE)
@@ -86,11 +75,6 @@ FALLBACK_GAIN = 1.3
 FALLBACK_OVERLAP = 0.6
 FALLBACK_LINKS = 0.5  # a second answer (or what it adds) with more link text: a link list
 FALLBACK_MAX = 3.0  # ...and one this many times longer than ours and the page's prose a dump
-
-
-def canonical_url(url: str) -> str:
-    """The key an article is stored under: tracking parameters and fragment dropped (w3lib)."""
-    return canonicalize_url(url_query_cleaner(url, TRACKING_PARAMS, remove=True))
 
 
 def normalise_lang(code: str | None) -> str | None:
@@ -373,10 +357,9 @@ def parse_page(
     tz = site.timezone if site else "UTC"
     metas = meta_map(sel)
 
-    canonical = sel.xpath('//link[@rel="canonical"]/@href').get() or _meta(metas, "og:url") or url
-    canonical = (
-        canonical_url(canonical.strip()) if canonical.startswith("http") else canonical_url(url)
-    )
+    # The key: the page's canonical if on its own site, else its own URL (ingest/urls.py).
+    named = sel.xpath('//link[@rel="canonical"]/@href').get() or _meta(metas, "og:url")
+    canonical, canonical_refused = page_key(named, url, site)
 
     headline = ld_text(ld.get("headline"))
     page_title = _first_text(sel, "title") or ""
@@ -479,6 +462,7 @@ def parse_page(
     return ArticleItem(
         url=canonical,
         fetched_url=url,
+        canonical_declared=canonical_refused,
         site=site.name
         if site
         else (re.sub(r"^www\.", "", canonical.split("/")[2]) if "//" in canonical else "unknown"),

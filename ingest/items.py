@@ -24,6 +24,10 @@ class ArticleItem:
 
     url: str  # canonical URL (rel=canonical / og:url, canonicalised); the row's key
     fetched_url: str  # the URL that was actually downloaded
+    # The canonical URL the page named (rel=canonical / og:url) when its row is not keyed by it:
+    # off the page's site (ingest/urls.py) or another article's (pipelines/dedup.py). A record
+    # of what the page claimed; None when the page is stored under the URL it named.
+    canonical_declared: str | None = None
     site: str  # name of the declared site, or the host for unknown sites
     fetched_at: str  # ISO 8601 UTC
     title: str | None = None

@@ -1,4 +1,5 @@
-"""Dedup: one row per article, whether it comes back in this crawl or a later one."""
+"""Dedup: one row per article, whether it comes back in this crawl or a later one, and no page
+writing a row that is not its own (issue 10)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from scrapy.statscollectors import StatsCollector
 from sqlite_utils import Database
 
 from ingest.db import open_db
-from ingest.extract import canonical_url
 from ingest.items import ArticleItem
+from ingest.sites import Site, get_site
+from ingest.urls import canonical_url, on_site
 
 logger = logging.getLogger(__name__)
 
@@ -34,33 +36,43 @@ def same_title(a: str | None, b: str | None) -> bool:
 
 @dataclass(frozen=True)
 class Seen:
-    """What this crawl stored under one URL: enough to tell a revision from another page."""
+    """What is stored under one URL (this crawl, or before): enough to tell a revision of the
+    same page from another page naming that URL."""
 
-    digest: str
+    digest: str | None
     title: str | None
     fetched_url: str | None
 
 
 class DedupPipeline:
-    """Reads ``url`` (already canonical, w3lib) and ``body``; writes ``body_hash`` and, for a body
-    already stored under another URL, ``url`` (so the stored row is updated, not doubled).
+    """Reads ``url`` (already canonical, w3lib, on the page's site: ``ingest/urls.py``),
+    ``fetched_url``, ``title`` and ``body``; writes ``body_hash``, and ``url`` /
+    ``canonical_declared`` when the page may not write the row it names. Enforces, against what
+    this crawl stored and what earlier crawls stored (README, "Canonical URLs and duplicates"):
 
-    Drops (``ingest/dropped/duplicate``) an item whose URL and body, or body alone, were already
-    seen in this crawl.
+    - A page speaks only for its own site: a key or hreflang alternate off the site of the
+      URL it was fetched from is refused (``ingest/canonical/offsite``,
+      ``ingest/canonical/offsite_alternate``), the page keyed by its own URL.
+    - A page fetched from its own canonical URL writes that row, replacing a version another
+      page stored there: the same story (``ingest/dedup/canonical_merged``) or another article
+      (``ingest/dedup/canonical_reclaimed``: that page, no longer under any row, is downloaded
+      again by the next crawl and stored under its own URL).
+    - A page naming another page's row: another title, another article, stored under its own
+      URL (``ingest/dedup/canonical_collision``); the same title, a version of the stored story
+      (AMP, mobile, tracking parameters), dropped (``ingest/dedup/canonical_merged``).
+    - The same text under another URL of the same site is a duplicate: dropped
+      (``ingest/dropped/duplicate``), except that a stored row with the same title takes the
+      page (``ingest/dedup/rekeyed``: the article moved). On another site it is a copy, kept
+      under its own URL (``ingest/dedup/cross_site_copy``): never moved to the other host.
 
-    Two pages fetched from different URLs that name one canonical URL with different bodies
-    would be one row, the first kept only in ``revisions``: with different titles they are
-    different articles (a canonical pointing at a home or section page), and the second is
-    stored under its own fetched URL (``ingest/dedup/canonical_collision``); with the same
-    title it is the same story, written over the first (``ingest/dedup/canonical_merged``).
-    Both are logged at INFO.
+    Every decision is logged at INFO.
     """
 
     def __init__(self, stats: StatsCollector, db_path: str) -> None:
         self.stats = stats
         self.db_path = db_path
         self.seen_urls: dict[str, Seen] = {}  # url -> what was stored under it, this crawl
-        self.seen_hashes: dict[str, str] = {}  # body hash -> url, this crawl
+        self.seen_hashes: dict[str, list[str]] = {}  # body hash -> urls, this crawl
         self.db: Database | None = None  # read-only, opened once the storage pipeline made the file
 
     @classmethod
@@ -68,63 +80,138 @@ class DedupPipeline:
         assert crawler.stats is not None
         return cls(crawler.stats, crawler.settings.get("INGEST_DB", "data/news.db"))
 
-    def stored_url_for(self, digest: str) -> str | None:
-        """The URL an earlier crawl stored this exact body under, if any."""
+    def stored(self, sql: str, params: list[str]) -> list[tuple[str | None, ...]]:
+        """Rows of an earlier crawl (none before the database exists)."""
         if self.db is None:
             if not Path(self.db_path).exists():
-                return None
+                return []
             self.db = open_db(self.db_path, read_only=True)
-        row = self.db.execute(
-            "select url from articles where body_hash = ? limit 1", [digest]
-        ).fetchone()
-        return str(row[0]) if row else None
+        return list(self.db.execute(sql, params).fetchall())
+
+    def holder(self, url: str) -> Seen | None:
+        """What is stored under ``url``: by this crawl, else by an earlier one."""
+        if url in self.seen_urls:
+            return self.seen_urls[url]
+        rows = self.stored(
+            "select body_hash, title, fetched_url from articles where url = ?", [url]
+        )
+        return Seen(*rows[0]) if rows else None
 
     def close_spider(self) -> None:
         if self.db is not None:
             self.db.close()
 
-    def canonical_clash(self, item: ArticleItem, digest: str) -> None:
-        """Another page of this crawl is stored under ``item.url`` with another body: rekey the
-        item to its fetched URL when the titles differ (and that URL is free), else count the
-        merge."""
-        seen = self.seen_urls.get(item.url)
-        if seen is None or seen.digest == digest or not item.fetched_url:
+    def own_site(self, item: ArticleItem, site: Site | None) -> None:
+        """Refuse a key or alternates off the page's site (whatever built the item)."""
+        if not on_site(item.url, item.fetched_url, site):
+            item.canonical_declared = item.url
+            item.url = canonical_url(item.fetched_url)
+        declared = item.canonical_declared
+        if declared and not on_site(declared, item.fetched_url, site):
+            self.stats.inc_value("ingest/canonical/offsite")
+            logger.info(
+                "canonical off site ignored: %s names %s; stored under %s",
+                item.fetched_url,
+                declared,
+                item.url,
+            )
+        kept = {c: u for c, u in item.alternates.items() if on_site(u, item.fetched_url, site)}
+        if len(kept) < len(item.alternates):
+            refused = sorted(set(item.alternates.values()) - set(kept.values()))
+            self.stats.inc_value(
+                "ingest/canonical/offsite_alternate", len(item.alternates) - len(kept)
+            )
+            logger.info(
+                "hreflang off site ignored: %s names %s", item.fetched_url, ", ".join(refused)
+            )
+            item.alternates = kept
+
+    def claim(self, item: ArticleItem) -> None:
+        """Who writes the row at ``item.url``, when another page already stored it."""
+        held = self.holder(item.url)
+        if held is None or held.fetched_url is None:
             return
         own = canonical_url(item.fetched_url)
-        if seen.fetched_url in (None, item.fetched_url):
-            return  # one page fetched twice: a revision
-        if not same_title(seen.title, item.title) and own != item.url and own not in self.seen_urls:
+        if canonical_url(held.fetched_url) == own:
+            return  # the same page again: a revision
+        same = same_title(held.title, item.title)
+        if item.url == own:
+            outcome = "canonical_merged" if same else "canonical_reclaimed"
+            self.stats.inc_value(f"ingest/dedup/{outcome}")
+            logger.info(
+                "%s: %s is the page at its own URL; the version %s stored there goes to revisions",
+                outcome.replace("_", " "),
+                item.url,
+                held.fetched_url,
+            )
+            return
+        if not same:
             self.stats.inc_value("ingest/dedup/canonical_collision")
             logger.info(
                 "canonical collision: %s names %s, already %s's (another title); stored as %s",
                 item.fetched_url,
                 item.url,
-                seen.fetched_url,
+                held.fetched_url,
                 own,
             )
-            item.url = own
+            item.canonical_declared, item.url = item.url, own
+            self.claim(item)  # its own URL: its row, whoever named it before
             return
         self.stats.inc_value("ingest/dedup/canonical_merged")
-        logger.info(
-            "canonical merged: %s and %s both name %s; the later is kept, the first in revisions",
-            seen.fetched_url,
-            item.fetched_url,
-            item.url,
+        raise DropItem(
+            f"canonical merged: {item.fetched_url} is a version of {item.url}, "
+            f"already stored from {held.fetched_url} (same title); that one is kept",
+            log_level="INFO",
         )
+
+    def same_text(self, item: ArticleItem, digest: str, site: Site | None) -> None:
+        """The body already stored under another URL: a duplicate on the same site (dropped,
+        or the stored row takes the page when its title is the same), a copy on another."""
+        this_crawl = [u for u in self.seen_hashes.get(digest, []) if u != item.url]
+        if any(on_site(u, item.fetched_url, site) for u in this_crawl):
+            self.stats.inc_value("ingest/dropped/duplicate")
+            raise DropItem(
+                f"duplicate: {item.url} (same text as {this_crawl[0]})", log_level="INFO"
+            )
+        rows = self.stored(
+            "select url, title from articles where body_hash = ? and url != ? limit 20",
+            [digest, item.url],
+        )
+        others = [(str(u), t) for u, t in rows]
+        same_site = [(u, t) for u, t in others if on_site(u, item.fetched_url, site)]
+        if same_site:
+            stored_url = next((u for u, t in same_site if same_title(t, item.title)), None)
+            if stored_url is None or item.url in self.seen_urls or self.holder(item.url):
+                self.stats.inc_value("ingest/dropped/duplicate")
+                raise DropItem(
+                    f"duplicate: {item.url} (same text as stored {same_site[0][0]})",
+                    log_level="INFO",
+                )
+            self.stats.inc_value("ingest/dedup/rekeyed")
+            logger.info("rekeyed: %s has the text and title of %s", item.url, stored_url)
+            item.url = stored_url
+        elif this_crawl or rows:
+            self.stats.inc_value("ingest/dedup/cross_site_copy")
+            logger.info(
+                "cross-site copy kept: %s has the text of %s",
+                item.url,
+                (this_crawl or [u for u, _ in others])[0],
+            )
 
     def process_item(self, item: ArticleItem) -> ArticleItem:
         digest = body_hash(item.body or "")
         item.body_hash = digest
-        self.canonical_clash(item, digest)
-        first_url = self.seen_hashes.get(digest)
+        if item.fetched_url:
+            site = get_site(item.site)
+            self.own_site(item, site)
+            self.claim(item)
+        else:
+            site = None
         seen = self.seen_urls.get(item.url)
-        if (seen is not None and seen.digest == digest) or (first_url and first_url != item.url):
+        if seen is not None and seen.digest == digest:
             self.stats.inc_value("ingest/dropped/duplicate")
-            raise DropItem(f"duplicate: {item.url} (same text as {first_url})", log_level="INFO")
-        stored = self.stored_url_for(digest)
-        if stored and stored != item.url:
-            self.stats.inc_value("ingest/dedup/rekeyed")
-            item.url = stored
+            raise DropItem(f"duplicate: {item.url} (already stored this crawl)", log_level="INFO")
+        self.same_text(item, digest, site)
         self.seen_urls[item.url] = Seen(digest, item.title, item.fetched_url)
-        self.seen_hashes.setdefault(digest, item.url)
+        self.seen_hashes.setdefault(digest, []).append(item.url)
         return item
