@@ -257,10 +257,10 @@ def _second_wins(theirs: lxml.html.HtmlElement, ours: str | None, chars: int, pr
         return False  # not ours cut short: another part of the page
     # What theirs adds must be prose, not the menus and link lists around the article.
     added = their_words - our_words
-    linked = Counter(
+    link_words = Counter(
         w for a in theirs.iter("a") for w in _WORDS_RE.findall(a.text_content().lower())
     )
-    return sum((added & linked).values()) <= FALLBACK_LINKS * sum(added.values())
+    return sum((added & link_words).values()) <= FALLBACK_LINKS * sum(added.values())
 
 
 def _body_html(
