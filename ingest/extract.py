@@ -13,7 +13,7 @@ import logging
 import os
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape, unescape
@@ -23,7 +23,7 @@ import lxml.etree
 import lxml.html
 from parsel import Selector
 
-from ingest.dates import parse_iso, parse_local, to_utc_iso, utc_now_iso
+from ingest.dates import is_bad, parse_iso, parse_local, to_utc_iso, utc_now_iso
 from ingest.generic import main_content, word_coverage
 from ingest.items import ArticleItem, Image, Listing
 from ingest.second_opinion import trafilatura_html
@@ -87,26 +87,101 @@ def normalise_lang(code: str | None) -> str | None:
     return _LANG_ALIASES.get(primary, primary)
 
 
+@dataclass(kw_only=True, frozen=True)
+class Limits:
+    """What one page may make extraction use or store (issue 10: a hostile page of 230,000
+    paragraphs, a 1,000,000-character title, 10,000 images, a 2 MB JSON-LD body). Each is an
+    ``INGEST_MAX_*`` setting; the defaults are far above any real article."""
+
+    paragraphs: int = 10_000  # <p> elements; a page with more is dropped (too_many_paragraphs)
+    title_chars: int = 1_000  # a longer title candidate is skipped (flag title_too_long)
+    images: int = 500  # images kept, in page order (flag images_cut)
+    json_ld_chars: int = 1_000_000  # a longer JSON-LD script is ignored (flag json_ld_too_large)
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> Limits:
+        """From crawler settings (or their dict copy); missing names keep the defaults."""
+        names = {
+            "paragraphs": "INGEST_MAX_PARAGRAPHS",
+            "title_chars": "INGEST_MAX_TITLE_CHARS",
+            "images": "INGEST_MAX_IMAGES",
+            "json_ld_chars": "INGEST_MAX_JSON_LD_CHARS",
+        }
+        return cls(**{f: int(settings[n]) for f, n in names.items() if settings.get(n) is not None})
+
+
+DEFAULT_LIMITS = Limits()
+LD_MAX_DEPTH = 64  # JSON-LD nesting used; real pages nest under 10 (@graph, author, image...)
+
+
+class PageRefused(Exception):
+    """A page over a bound that makes it no article (``reason``, counted as
+    ``ingest/dropped/<reason>`` where the stages run)."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+
+
+def _depth_within(value: Any, limit: int) -> bool:
+    """Whether JSON ``value`` nests at most ``limit`` deep; walked without recursion, so a
+    hostile value cannot exhaust the stack here or in the readers after it (``_names``)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return False
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+    return True
+
+
 def _ld_objects(value: Any) -> Iterator[dict[str, Any]]:
-    if isinstance(value, list):
-        for entry in value:
-            yield from _ld_objects(entry)
-    elif isinstance(value, dict):
-        yield value
-        yield from _ld_objects(value.get("@graph"))
+    """Every object of a JSON-LD document (lists and ``@graph`` walked), in document order."""
+    stack: list[Any] = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(reversed(node))
+        elif isinstance(node, dict):
+            yield node
+            stack.append(node.get("@graph"))
 
 
-def json_ld_article(sel: Selector) -> dict[str, Any]:
-    """The page's first JSON-LD object typed as an article; {} when none parses."""
+def ld_types(obj: dict[str, Any]) -> set[str]:
+    """An object's ``@type`` names: a string or a list of strings; any other shape (an object,
+    a number) names nothing."""
+    types = obj.get("@type")
+    if isinstance(types, str):
+        return {types}
+    if isinstance(types, list):
+        return {t for t in types if isinstance(t, str)}
+    return set()
+
+
+def json_ld_article(
+    sel: Selector, limits: Limits = DEFAULT_LIMITS, flags: list[str] | None = None
+) -> dict[str, Any]:
+    """The page's first JSON-LD object typed as an article; {} when none parses. A script over
+    ``limits.json_ld_chars``, or nesting deeper than ``LD_MAX_DEPTH``, is not used; what was
+    wrong is added to ``flags`` (``json_ld_too_large``, ``bad_json_ld``)."""
+    problems = flags if flags is not None else []
     for raw in sel.xpath('//script[@type="application/ld+json"]/text()').getall():
+        if len(raw) > limits.json_ld_chars:
+            problems.append("json_ld_too_large")
+            continue
         try:
             data = json.loads(raw, strict=False)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested thousands deep
+            problems.append("bad_json_ld")
+            continue
+        if not _depth_within(data, LD_MAX_DEPTH):
+            problems.append("bad_json_ld")
             continue
         for obj in _ld_objects(data):
-            types = obj.get("@type")
-            names = set(types) if isinstance(types, list) else {types}
-            if names & ARTICLE_TYPES:
+            if ld_types(obj) & ARTICLE_TYPES:
                 return obj
     return {}
 
@@ -200,13 +275,23 @@ def clean_authors(names: list[str], publisher: set[str]) -> list[str]:
 
 
 def _date(
-    candidates: list[tuple[str | None, str]], tz: str, local_text: str | None
+    candidates: list[tuple[Any, str]],
+    tz: str,
+    local_text: str | None,
+    flags: list[str] | None = None,
 ) -> tuple[datetime | None, str | None, str | None]:
+    """The first candidate that is a date (``ingest.dates``: clamped, any type accepted), with
+    its raw text and source. A candidate given but unusable (malformed, out of range, a JSON-LD
+    number or list) adds ``bad_date`` to ``flags`` and the next one is tried."""
+    bad = False
     for raw, source in candidates:
         value = parse_iso(raw, tz)
-        if value is not None:
+        if value is not None and isinstance(raw, str):
             return value, raw, source
+        bad = bad or is_bad(raw, value)
     value = parse_local(local_text, tz)
+    if bad and flags is not None:
+        flags.append("bad_date")
     if value is not None:
         return value, local_text, "text"
     return None, None, None
@@ -348,12 +433,31 @@ def _top_images(sel: Selector, site: Site | None, url: str) -> list[Image]:
 
 
 def parse_page(
-    sel: Selector, url: str, *, fetched_at: str | None = None, site: Site | None = None
+    sel: Selector,
+    url: str,
+    *,
+    fetched_at: str | None = None,
+    site: Site | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> ArticleItem:
-    """Every field of one article page, body still as its raw fragment (cleaning comes next)."""
+    """Every field of one article page, body still as its raw fragment (cleaning comes next).
+
+    Fields a page gives in an unusable shape are left out and named in ``flags`` (``bad_date``,
+    ``bad_json_ld``, ``json_ld_too_large``, ``title_too_long``, ``images_cut``), counted as
+    ``ingest/fields/<flag>`` where the stages run; a page over ``limits.paragraphs`` raises
+    ``PageRefused``.
+    """
+    flags: list[str] = []
+    root = sel.root
+    if isinstance(root, lxml.etree._Element):
+        paragraphs = sum(1 for _ in root.iter("p"))
+        if paragraphs > limits.paragraphs:
+            raise PageRefused(
+                "too_many_paragraphs", f"{paragraphs} <p> > INGEST_MAX_PARAGRAPHS: {url}"
+            )
     site = site or site_for_url(url)
     sels = site.selectors if site else None
-    ld = json_ld_article(sel)
+    ld = json_ld_article(sel, limits, flags)
     tz = site.timezone if site else "UTC"
     metas = meta_map(sel)
 
@@ -385,7 +489,7 @@ def parse_page(
                 (_first_text(sel, "h1"), "h1"),
                 (page_title, "title"),
             )
-            if value
+            if value and _title_fits(value, limits, flags)
         ),
         (None, None),
     )
@@ -404,11 +508,13 @@ def parse_page(
         ],
         tz,
         _first_text(sel, sels.published) if sels else None,
+        flags,
     )
     modified, modified_raw, modified_source = _date(
         [(ld.get("dateModified"), "json-ld"), (_meta(metas, "article:modified_time"), "meta")],
         tz,
         None,
+        flags,
     )
     if modified is not None and published is not None and modified < published:
         # a modification before publication is noise
@@ -481,13 +587,32 @@ def parse_page(
         authors=authors,
         section=section,
         tags=list(dict.fromkeys(tags)),
-        images=_top_images(sel, site, canonical),
+        images=cap_images(_top_images(sel, site, canonical), limits, flags),
         lang_declared=declared,
         candidate_languages=list(site.languages) if site else [],
         alternates=alternates,
         story_id=story_id,
         is_article=bool(ld) or og_type.lower().startswith("article") or root_found,
+        flags=list(dict.fromkeys(flags)),
     )
+
+
+def _title_fits(title: str, limits: Limits, flags: list[str]) -> bool:
+    """Whether a title candidate is short enough to be one; ``title_too_long`` if not (the
+    next candidate is tried: a 1,000,000-character <title> is no headline)."""
+    if len(title) <= limits.title_chars:
+        return True
+    flags.append("title_too_long")
+    return False
+
+
+def cap_images(images: list[Image], limits: Limits, flags: list[str]) -> list[Image]:
+    """The first ``limits.images`` images; ``images_cut`` in ``flags`` when there were more."""
+    if len(images) <= limits.images:
+        return images
+    if "images_cut" not in flags:
+        flags.append("images_cut")
+    return images[: limits.images]
 
 
 ARTICLE_PARAGRAPHS = 3  # paragraphs of prose that make a listed page an article...
@@ -560,13 +685,16 @@ def page_selector(page: Page) -> Selector:
     return html_selector(page.html)
 
 
-def extract_page(page: Page, sel: Selector | None = None) -> ArticleItem:
+def extract_page(
+    page: Page, sel: Selector | None = None, limits: Limits = DEFAULT_LIMITS
+) -> ArticleItem:
     """The item of one page: every field parsed, the body still its raw fragment."""
     item = parse_page(
         sel if sel is not None else page_selector(page),
         page.url,
         fetched_at=page.fetched_at,
         site=page.site,
+        limits=limits,
     )
     if page.listing is not None:
         page.listing.apply(item)

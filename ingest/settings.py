@@ -115,3 +115,9 @@ INGEST_WARC_OUT = ""  # a .warc.gz path: record what the crawl downloads (-s ING
 # Bounds on what one hostile document can cost (issue 10); no real page or sitemap comes near.
 INGEST_SITEMAP_MAX_DEPTH = 5  # sitemap indexes below the start URL (sitemaps.org allows 1)
 INGEST_SITEMAP_MAX_CHILDREN = 50_000  # child sitemaps requested per crawl
+INGEST_MAX_PARAGRAPHS = 10_000  # <p> elements on a page; more: dropped (too_many_paragraphs)
+INGEST_MAX_TITLE_CHARS = 1_000  # a longer title candidate is skipped (ingest/fields/title_too_long)
+INGEST_MAX_IMAGES = 500  # images kept per article, in page order (ingest/fields/images_cut)
+INGEST_MAX_JSON_LD_CHARS = 1_000_000  # a larger JSON-LD script is ignored (json_ld_too_large)
+INGEST_MAX_REVISIONS = 100  # revisions kept per article, oldest pruned (ingest/revisions/pruned)
+INGEST_MAX_PAGE_CPU = 20.0  # CPU seconds per page (parse + article pipelines); over: cpu_limit

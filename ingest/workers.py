@@ -12,15 +12,25 @@ crawls never pay its start-up.
 What a stage does besides its item travels back with it and is replayed on the crawl: stats
 increments, log records, a ``DropItem``. Each stage's CPU time (``time.thread_time`` where it
 ran) goes to the stat ``ingest/cpu_us/<stage>``, read by ``benchmarks/pipeline_bench.py``.
+
+One page may use at most ``INGEST_MAX_PAGE_CPU`` seconds of CPU for all its stages, in every
+mode: a page over it is dropped (``ingest/dropped/cpu_limit``) and the crawl goes on. Where a
+signal can reach the stages (the main thread of a worker, or of ``ingest crawl`` running them
+itself) a CPU timer stops the page as soon as it is over; elsewhere it is dropped afterwards.
+Fields extraction left out are counted (``ingest/fields/<flag>``), and a page over another
+bound (``INGEST_MAX_PARAGRAPHS``) is ``ingest/dropped/<reason>``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import signal
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from typing import TYPE_CHECKING, Any
@@ -32,7 +42,7 @@ from scrapy.settings import Settings
 from scrapy.statscollectors import MemoryStatsCollector
 from scrapy.utils.misc import build_from_crawler, load_object
 
-from ingest.extract import Page, extract_page, page_selector
+from ingest.extract import Limits, Page, PageRefused, cap_images, extract_page, page_selector
 from ingest.items import ArticleItem
 
 if TYPE_CHECKING:
@@ -66,6 +76,50 @@ class _Collect(logging.Handler):
         self.records.append((record.name, record.levelno, record.getMessage()))
 
 
+class PageTooSlow(BaseException):
+    """Raised into a page's stages by the CPU timer. A BaseException, so that no ``except
+    Exception`` in the stages can swallow it."""
+
+
+class CpuLimit:
+    """At most ``seconds`` of CPU per page (0: no limit). In the main thread of its process
+    an ITIMER_VIRTUAL timer raises ``PageTooSlow`` into the page once it is over (the process's
+    user CPU: in a worker, the page's own); in any other thread only ``over`` tells,
+    afterwards, from the thread's CPU time."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = max(0.0, seconds)
+        self.armed = False
+        self.preemptive = (
+            self.seconds > 0
+            and hasattr(signal, "setitimer")
+            and threading.current_thread() is threading.main_thread()
+        )
+        if self.preemptive:
+            signal.signal(signal.SIGVTALRM, self._expired)
+
+    def _expired(self, signum: int, frame: Any) -> None:
+        if self.armed:  # not a late signal after the page was done
+            self.armed = False
+            raise PageTooSlow
+
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        """The block that is one page's stages, timed."""
+        if self.preemptive:
+            self.armed = True
+            signal.setitimer(signal.ITIMER_VIRTUAL, self.seconds)
+        try:
+            yield
+        finally:
+            self.armed = False
+            if self.preemptive:
+                signal.setitimer(signal.ITIMER_VIRTUAL, 0)
+
+    def over(self, seconds: float) -> bool:
+        return bool(self.seconds) and seconds > self.seconds
+
+
 class ArticleStages:
     """Parsing plus the per-article pipelines, with their own (worker-local) stats."""
 
@@ -78,6 +132,8 @@ class ArticleStages:
             for path in pipelines
         ]
         self.log: _Collect | None = None
+        self.limits = Limits.from_settings(settings)
+        self.cpu = CpuLimit(float(settings.get("INGEST_MAX_PAGE_CPU") or 0))
 
     def collect_logs(self, level: str) -> None:
         """In a worker: keep log records for the crawl (a worker has no log of its own)."""
@@ -87,35 +143,60 @@ class ArticleStages:
         root.setLevel(level)
 
     def run(self, obj: Page | ArticleItem) -> Outcome:
-        """Parse a page (an item is already parsed) and pass it through the pipelines."""
-        clock = time.thread_time
+        """Parse a page (an item is already parsed) and pass it through the pipelines, within
+        the CPU limit."""
         out = Outcome()
-        start = clock()
         try:
-            if isinstance(obj, Page):
-                sel = page_selector(obj)
-                parsed = clock()
-                out.seconds["parse"] = parsed - start
-                item = extract_page(obj, sel)
-                start = clock()
-                out.seconds["extract"] = start - parsed
-            else:
-                item = obj
-            for stage, pipeline in self.pipelines:
-                try:
-                    item = pipeline.process_item(item)
-                finally:
-                    now = clock()
-                    out.seconds[stage] = out.seconds.get(stage, 0.0) + now - start
-                    start = now
-            out.item = item
+            with self.cpu.running():
+                self.stages(obj, out)
+            if self.cpu.over(sum(out.seconds.values())):
+                raise PageTooSlow
         except DropItem as exc:
-            out.dropped, out.drop_log_level = str(exc), exc.log_level
+            out.item, out.dropped, out.drop_log_level = None, str(exc), exc.log_level
+        except PageRefused as exc:
+            self.stats.inc_value(f"ingest/dropped/{exc.reason}")
+            out.item, out.dropped, out.drop_log_level = None, str(exc), "INFO"
+        except PageTooSlow:
+            self.stats.inc_value("ingest/dropped/cpu_limit")
+            limit = f"over INGEST_MAX_PAGE_CPU ({self.cpu.seconds:g} s of CPU)"
+            out.item, out.dropped, out.drop_log_level = (
+                None,
+                f"cpu_limit: {limit}: {obj.url}",
+                "INFO",
+            )
         out.stats = dict(self.stats.get_stats())  # a copy: clear_stats empties the dict itself
         self.stats.clear_stats()
         if self.log is not None:
             out.logs, self.log.records = self.log.records, []
         return out
+
+    def stages(self, obj: Page | ArticleItem, out: Outcome) -> None:
+        """The work of ``run``: ``out.item`` set at the end, CPU seconds per stage as they go."""
+        clock = time.thread_time
+        start = clock()
+        if isinstance(obj, Page):
+            sel = page_selector(obj)
+            parsed = clock()
+            out.seconds["parse"] = parsed - start
+            item = extract_page(obj, sel, self.limits)
+            start = clock()
+            out.seconds["extract"] = start - parsed
+        else:
+            item = obj
+        for flag in item.flags:  # only extraction has flagged it so far
+            self.stats.inc_value(f"ingest/fields/{flag}")
+        for stage, pipeline in self.pipelines:
+            try:
+                item = pipeline.process_item(item)
+            finally:
+                now = clock()
+                out.seconds[stage] = out.seconds.get(stage, 0.0) + now - start
+                start = now
+        cut = "images_cut" not in item.flags
+        item.images = cap_images(item.images, self.limits, item.flags)
+        if cut and "images_cut" in item.flags:  # the body's images, found by the cleaner
+            self.stats.inc_value("ingest/fields/images_cut")
+        out.item = item
 
 
 _worker_stages: ArticleStages | None = None

@@ -2,6 +2,9 @@
 
 An article whose text changed keeps its old version in ``revisions``; one that did not change
 changes no row at all (not even ``fetched_at``: the ``seen`` table says when it was last checked).
+At most ``INGEST_MAX_REVISIONS`` revisions are kept per article: a body that changes on every
+fetch (a clock, a counter) would otherwise add one per crawl without end; the oldest go
+(``ingest/revisions/pruned``).
 """
 
 from __future__ import annotations
@@ -52,6 +55,11 @@ _INSERT_REVISION = (
     "insert into revisions (article_url, revised_at, body_hash, title, body, body_html, "
     "modified, fetched_at, run_id) values (:article_url, :revised_at, :body_hash, :title, :body, "
     ":body_html, :modified, :fetched_at, :run_id)"
+)
+# All but the newest :keep revisions of one article (ids grow with insertion).
+_PRUNE_REVISIONS = (
+    "delete from revisions where article_url = :url and id not in "
+    "(select id from revisions where article_url = :url order by id desc limit :keep)"
 )
 # Every article row has the columns ARTICLE_COLUMNS (article_row). ON CONFLICT DO UPDATE
 # updates in place, so the FTS update trigger sees the change, as with sqlite-utils' upsert.
@@ -141,6 +149,8 @@ class SQLitePipeline:
         self.crawler = crawler
         self.db_path = settings.get("INGEST_DB", "data/news.db")
         self.batch_size = settings.getint("INGEST_BATCH_SIZE", 100)
+        self.max_revisions = settings.getint("INGEST_MAX_REVISIONS", 100)
+        self.pruned = 0  # revisions the last batch written pruned
         self.trigger = settings.get("INGEST_TRIGGER", "manual")
         self.run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:8]
         self.buffer: list[ArticleItem] = []
@@ -200,6 +210,9 @@ class SQLitePipeline:
             stats.inc_value(f"ingest/{outcome}")
         stats.inc_value("ingest/stored", sum(o != "unchanged" for o in outcomes))
         stats.inc_value("ingest/db/changes", changes)
+        if self.pruned:
+            stats.inc_value("ingest/revisions/pruned", self.pruned)
+            logger.info("pruned %d revision(s) over INGEST_MAX_REVISIONS", self.pruned)
         self.buffer = []
 
     def write_transaction(self, db: Database, batch: list[ArticleItem]) -> tuple[list[str], int]:
@@ -218,6 +231,7 @@ class SQLitePipeline:
         arrived in, so two identical crawls reported different numbers.
         """
         conn = db.conn
+        self.pruned = 0  # a retried batch counts again from nothing
         urls = json.dumps(list(dict.fromkeys(item.url for item in batch)))
         stored: dict[str, dict[str, Any]] = {
             row["url"]: row for row in db.query(_SELECT_ARTICLES, [urls])
@@ -266,6 +280,11 @@ class SQLitePipeline:
             changes += _upsert_articles(conn, upserts)
         if revisions:
             changes += conn.executemany(_INSERT_REVISION, revisions).rowcount
+            for url in dict.fromkeys(r["article_url"] for r in revisions):
+                keep = max(0, self.max_revisions)
+                pruned = conn.execute(_PRUNE_REVISIONS, {"url": url, "keep": keep}).rowcount
+                self.pruned += pruned
+                changes += pruned
         if new_images:
             changes += conn.execute(_DELETE_IMAGES, [json.dumps(list(new_images))]).rowcount
             rows = [r for image_list in new_images.values() for r in image_list]

@@ -15,7 +15,7 @@ from twisted.python.failure import Failure
 
 from ingest.dates import utc_now_iso
 from ingest.decoding import better_encoding, looks_binary
-from ingest.extract import Page, extract_page
+from ingest.extract import Limits, Page, extract_page
 from ingest.failures import failure_reason
 from ingest.feeds import DEFAULT_MAX_SIZE, FeedEntry, XmlReport, iter_feed
 from ingest.incremental import ARTICLE, SEEN_URL, SkippedRequest
@@ -224,4 +224,4 @@ class NewsSpider(scrapy.Spider):
         if self.settings.getbool("INGEST_DEFER_PARSING"):
             yield page
         else:
-            yield extract_page(page)
+            yield extract_page(page, limits=Limits.from_settings(self.settings))
