@@ -166,13 +166,16 @@ class DedupPipeline:
 
     def same_text(self, item: ArticleItem, digest: str, site: Site | None) -> None:
         """The body already stored under another URL: a duplicate on the same site (dropped,
-        or the stored row takes the page when its title is the same), a copy on another."""
+        or the stored row takes a new URL's page when its title is the same), a copy on
+        another. A URL with a row of its own keeps it, whatever other row has the same text."""
         this_crawl = [u for u in self.seen_hashes.get(digest, []) if u != item.url]
         if any(on_site(u, item.fetched_url, site) for u in this_crawl):
             self.stats.inc_value("ingest/dropped/duplicate")
             raise DropItem(
                 f"duplicate: {item.url} (same text as {this_crawl[0]})", log_level="INFO"
             )
+        if self.holder(item.url) is not None:
+            return  # its own row: a revision (or no change) of it, whatever else has this text
         rows = self.stored(
             "select url, title from articles where body_hash = ? and url != ? limit 20",
             [digest, item.url],
@@ -181,7 +184,7 @@ class DedupPipeline:
         same_site = [(u, t) for u, t in others if on_site(u, item.fetched_url, site)]
         if same_site:
             stored_url = next((u for u, t in same_site if same_title(t, item.title)), None)
-            if stored_url is None or item.url in self.seen_urls or self.holder(item.url):
+            if stored_url is None:
                 self.stats.inc_value("ingest/dropped/duplicate")
                 raise DropItem(
                     f"duplicate: {item.url} (same text as stored {same_site[0][0]})",

@@ -329,3 +329,16 @@ def test_dedup_keeps_hreflang_alternates_of_the_pages_site_only(
     kept = DedupPipeline(stats, str(db_path)).process_item(page_item)
     assert kept.alternates == {"en": "https://newsukraine.rbc.ua/news/x-1751640540.html"}
     assert stats.get_value("ingest/canonical/offsite_alternate") == 1
+
+
+def test_dedup_keeps_a_stored_page_whose_text_became_another_pages_as_its_own_revision(
+    stats: MemoryStatsCollector, db_path: Path
+) -> None:
+    store(
+        db_path,
+        (BRIDGE, BRIDGE, "Bridge reopens", "b" * 64),
+        (MARKET, MARKET, "Market hall reopens", body_hash("Shared text.")),
+    )
+    revised = item(BRIDGE, "Bridge reopens", "Shared text.")
+    assert DedupPipeline(stats, str(db_path)).process_item(revised).url == BRIDGE
+    assert stats.get_value("ingest/dedup/rekeyed") is None
