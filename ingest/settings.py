@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 from ingest import __version__
 
@@ -81,7 +82,11 @@ INGEST_ARTICLE_PIPELINES = {
 
 # Project settings (INGEST_*), read from the environment once, here.
 INGEST_DB = os.environ.get("INGEST_DB") or "data/news.db"
-INGEST_TRIGGER = os.environ.get("INGEST_TRIGGER", "manual")  # manual | scheduled | demo
+# manual | scheduled | demo | scrapyd; a crawl started by a scrapyd node (its runner imported
+# the scrapyd package) is a scrapyd run unless told otherwise.
+INGEST_TRIGGER = os.environ.get("INGEST_TRIGGER") or (
+    "scrapyd" if "scrapyd" in sys.modules else "manual"
+)
 INGEST_BATCH_SIZE = 100
 # A locked database (another writer, a VACUUM): SQLite waits INGEST_DB_BUSY_TIMEOUT seconds per
 # statement; a batch is retried for INGEST_DB_LOCK_TIMEOUT seconds in all, then the crawl stops
@@ -110,6 +115,20 @@ INGEST_DRIFT_SHARE = 0.5
 INGEST_DRIFT_MIN_PAGES = 10
 INGEST_DRIFT_BASELINE = 0.8
 INGEST_WARC_OUT = ""  # a .warc.gz path: record what the crawl downloads (-s INGEST_WARC_OUT=...)
+
+# One crawl over many workers (ingest/frontier.py, docs/scale.md). INGEST_FRONTIER is a Redis
+# URL (redis://HOST:PORT/DB): scheduler queue and dupefilter shared there, items pushed there
+# for the one writer (ingest store --from URL); the worker never opens SQLite.
+INGEST_FRONTIER = os.environ.get("INGEST_FRONTIER", "")
+INGEST_CRAWL_ID = os.environ.get("INGEST_CRAWL_ID", "")  # names the shared keys; default: spider
+INGEST_WORKER_ID = os.environ.get("INGEST_WORKER_ID", "")  # default: host-pid
+# The crawl ends once the shared queue is empty and no worker has a request in flight for this
+# many seconds; a worker silent for INGEST_FRONTIER_DEAD_AFTER seconds is dead, and its
+# in-flight requests go back to the queue.
+INGEST_FRONTIER_IDLE = 10.0
+INGEST_FRONTIER_HEARTBEAT = 1.0
+INGEST_FRONTIER_DEAD_AFTER = 10.0
+INGEST_FRONTIER_TIMEOUT = 10.0  # seconds a Redis command may take before the worker gives up
 
 
 # Bounds on what one hostile document can cost (issue 10); no real page or sitemap comes near.

@@ -13,6 +13,8 @@ import pkgutil
 import tomllib
 from dataclasses import dataclass, field, fields
 from functools import cache
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -78,12 +80,13 @@ def site_from_entry(data: dict[str, Any], source: str = "<entry>") -> Site:
     return Site(selectors=SiteSelectors(**selectors), **values)
 
 
-def load_entries(directory: Path = ENTRIES_DIR) -> list[Site]:
-    """Every ``*.toml`` site entry in ``directory``, sorted by file name."""
-    return [
-        site_from_entry(tomllib.loads(path.read_text("utf-8")), str(path))
-        for path in sorted(directory.glob("*.toml"))
-    ]
+def load_entries(directory: Path | Traversable | None = None) -> list[Site]:
+    """Every ``*.toml`` site entry in ``directory``, sorted by file name. By default the
+    package's own, read through ``importlib.resources``: scrapyd runs the project from a zipped
+    egg, where ``ENTRIES_DIR`` is no directory."""
+    root = directory if directory is not None else resources.files("ingest") / "site_entries"
+    paths = sorted((p for p in root.iterdir() if p.name.endswith(".toml")), key=lambda p: p.name)
+    return [site_from_entry(tomllib.loads(path.read_text("utf-8")), str(path)) for path in paths]
 
 
 @cache
