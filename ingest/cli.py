@@ -342,6 +342,32 @@ def db_stats(db_path: Path | None) -> None:
         click.echo(f"{table}: {db.table(table).count} rows")
 
 
+@db_group.command(name="reindex")
+@db_option
+def db_reindex(db_path: Path | None) -> None:
+    """Rebuild the morphology-aware search index from the stored articles.
+
+    Crawls keep it up to date; rebuild it after changing articles with another tool (plain
+    sqlite3, sqlite-utils), or after upgrading the analysers. Articles are not changed.
+
+    Example: ingest db reindex --db data/demo.db
+    """
+    from ingest.db import NotOurDatabase, reindex
+
+    path = db_path or default_db_path()
+    if not path.is_file():
+        raise click.ClickException(f"no database at {path}; run a crawl first (ingest crawl rbc)")
+    try:
+        db = open_db(path)
+    except NotOurDatabase as exc:
+        raise click.ClickException(str(exc)) from exc
+    try:
+        count = reindex(db)
+    finally:
+        db.close()
+    click.echo(f"search index rebuilt: {count:,} articles")
+
+
 @cli.command()
 def spiders() -> None:
     """List the available spiders.

@@ -209,6 +209,12 @@ def _stdout() -> IO[str]:
 @filter_options
 @click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 10000))
 @click.option("--raw", is_flag=True, help="QUERY is FTS5 syntax (AND, OR, NEAR, prefix*).")
+@click.option(
+    "--translations",
+    "with_translations",
+    is_flag=True,
+    help="Under each hit, the other language versions of its story.",
+)
 @output_options
 def search(
     query: str,
@@ -220,14 +226,20 @@ def search(
     until: date | datetime | None,
     limit: int,
     raw: bool,
+    with_translations: bool,
     fmt: str,
 ) -> None:
     """Full-text search over titles, leads and bodies, best matches first, with snippets.
 
-    Plain QUERY words are quoted, so punctuation is never FTS5 syntax; --raw passes it through.
-    The score is SQLite's bm25 with the title weighted most: lower is better.
+    Words match in any inflected form: Ukrainian and Russian by lemma, the languages Snowball
+    covers by stem, each row by its own language's analysis (without --lang a query goes
+    through every language's). Plain QUERY words are quoted, so punctuation is never FTS5
+    syntax, and "quoted words" are a phrase; --raw passes FTS5 syntax through (phrases, NEAR,
+    AND/OR/NOT, columns; a prefix* matches the words as written). Snippets show the
+    article's own words. The score is SQLite's bm25 with the title weighted most: lower is
+    better.
 
-    Example: ingest search "air defense" --lang en --since 2025-07-01 --json
+    Example: ingest search Україна --lang uk --translations
     """
     filters = _filters(lang, site, section, since, until)
     with guarded_db(db_path) as (db, _):
@@ -235,10 +247,41 @@ def search(
             rows = list(search_rows(db, query, filters=filters, limit=limit, raw=raw))
         except sqlite3.OperationalError as exc:
             raise click.ClickException(f"bad search query: {exc}") from exc
+        if with_translations:
+            for row in rows:
+                row["translations"] = _other_versions(db, row["url"])
     if fmt == "table":
         for row in rows:
             row["published"] = (row["published"] or "")[:16].replace("T", " ")
-    write_rows(rows, SEARCH_COLUMNS, fmt, _stdout(), SEARCH_WIDTHS)
+    if with_translations and fmt == "table":
+        _write_hits_with_translations(rows, _stdout())
+        return
+    columns = [*SEARCH_COLUMNS, "translations"] if with_translations else SEARCH_COLUMNS
+    write_rows(rows, columns, fmt, _stdout(), SEARCH_WIDTHS)
+
+
+def _other_versions(db: Database, url: str) -> list[dict[str, Any]]:
+    """The story's other language versions (lang, title, url, stored) of the article at url."""
+    story_id = story_id_for(db, url)
+    if story_id is None:
+        return []
+    return [
+        {**row, "stored": bool(row["stored"])}
+        for row in translation_rows(db, story_id)
+        if row["url"] != url
+    ]
+
+
+def _write_hits_with_translations(rows: list[dict[str, Any]], out: IO[str]) -> None:
+    """Each hit as a small block: date, language, site, title; snippet; URL; then one line
+    per other language version of the story."""
+    for row in rows:
+        out.write(f"{row['published']}  {row['lang']}  {row['site']}  {row['title']}\n")
+        out.write(f"    {_cell(row['snippet'], 0)}\n    {row['url']}\n")
+        for version in row["translations"]:
+            title = version["title"] or "(not crawled)"
+            out.write(f"      {version['lang']}: {_cell(title, 70)}  {version['url']}\n")
+        out.write("\n")
 
 
 @cli.command(name="query")

@@ -126,6 +126,57 @@ def m002_seen_and_revisions(db: sqlite_utils.Database) -> None:
     revisions.create_index(["article_url"])
 
 
+class NotOurDatabase(sqlite3.DatabaseError):
+    """The file is not one of our databases, or a newer version of news-ingest wrote it: it is
+    refused before anything is written to it."""
+
+
+def check_database(path: Path) -> None:
+    """Refuse (``NotOurDatabase``), reading only, a file that is not an SQLite database, one
+    that holds tables but none of our migrations, or one with migrations this version does not
+    know (written by a newer news-ingest). A missing or empty file is a new database."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        tables = {r[0] for r in conn.execute("select name from sqlite_master")}
+        applied: set[str] = set()
+        if "_sqlite_migrations" in tables:
+            applied = {
+                r[0]
+                for r in conn.execute(
+                    "select name from _sqlite_migrations where migration_set = ?",
+                    [migrations.name],
+                )
+            }
+    except sqlite3.DatabaseError as exc:
+        raise NotOurDatabase(
+            f"{path} is not a news-ingest database ({exc}); it was left untouched"
+        ) from exc
+    finally:
+        conn.close()
+    if tables and not applied:
+        raise NotOurDatabase(
+            f"{path} is an SQLite database but not a news-ingest one (no '{migrations.name}' "
+            "migrations); it was left untouched"
+        )
+    unknown = applied - {m.name for m in migrations._migrations}
+    if unknown:
+        raise NotOurDatabase(
+            f"{path} was written by a newer news-ingest (migrations {', '.join(sorted(unknown))}"
+            "); upgrade news-ingest to open it. It was left untouched"
+        )
+
+
+def reindex(db: sqlite_utils.Database) -> int:
+    """Rebuild the search index (``articles_search``) from the stored articles, in one
+    transaction, with progress on a terminal; the articles indexed. Nothing else is written."""
+    from ingest.search_index import rebuild_index, terminal_progress
+
+    with db.atomic():
+        return rebuild_index(db.conn, terminal_progress())
+
+
 def default_db_path() -> Path:
     """``$INGEST_DB`` when set, else ``data/news.db`` under the working directory."""
     return Path(os.environ.get(DB_ENVVAR) or DEFAULT_DB)
@@ -151,6 +202,7 @@ def open_db(
         conn.execute("PRAGMA query_only = ON")
         return sqlite_utils.Database(conn)
     db_path.parent.mkdir(parents=True, exist_ok=True)
+    check_database(db_path)  # before the journal mode or a migration touches the file
     db = sqlite_utils.Database(db_path)
     db.enable_wal()
     # WAL + NORMAL: a commit is not fsynced (checkpoints are); the file stays consistent, and a
@@ -220,3 +272,25 @@ def m008_canonical_declared(db: sqlite_utils.Database) -> None:
     articles = db.table("articles")
     if "canonical_declared" not in articles.columns_dict:
         articles.add_column("canonical_declared", str)
+
+
+@migrations()
+def m009_search_index(db: sqlite_utils.Database) -> None:
+    """The morphology-aware index (issue 12): ``articles_search``, an ordinary FTS5 table
+    (unicode61) of analysed terms, one per word (lemmas for uk/ru, Snowball stems, lower
+    case), built here from the stored articles and written by our storage code from then on
+    (no trigger: the analysis is our code). ``articles`` and ``articles_fts`` (exact words,
+    for clients without our code) are read, never rewritten."""
+    from ingest.search_index import create_index, rebuild_index, terminal_progress
+
+    create_index(db.conn)
+    rebuild_index(db.conn, terminal_progress())
+
+
+@migrations()
+def m010_runs_crawl_id(db: sqlite_utils.Database) -> None:
+    """The crawl a run belongs to when one crawl is shared by several processes (issue 13):
+    each frontier worker's run and the writer's share it (ingest/frontier.py)."""
+    runs = db.table("runs")
+    if "crawl_id" not in runs.columns_dict:
+        runs.add_column("crawl_id", str)

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from ingest import search_index
 from ingest.db import open_db
 
 # Columns whose stored value is JSON text (authors, tags, text flags; hreflang -> URL).
@@ -227,11 +228,40 @@ def search_rows(
     limit: int = 10,
     raw: bool = False,
 ) -> Iterator[dict[str, Any]]:
-    """Best FTS5 matches first (weighted bm25, lower ``score`` is better), each with a snippet."""
-    where, params = (filters or Filters()).clauses()
+    """Best matches first (weighted bm25, lower ``score`` is better), each with a snippet in the
+    article's own words, on the morphology-aware index (ingest/search_index.py). A query with
+    a prefix (``--raw``, ``word*``), or a database not upgraded yet, searches the exact words
+    of ``articles_fts`` instead."""
+    filters = filters or Filters()
+    where, params = filters.clauses()
+    rewritten = search_index.rewrite(query, raw=raw, keys=search_index.keys_for(filters.lang))
+    if rewritten.exact or not search_index.has_index(db.conn):
+        yield from _exact_search_rows(db, query, where, params, limit, raw)
+        return
+    params.update({"q": rewritten.match, "limit": limit})
+    table = search_index.SEARCH_TABLE
+    weights = ", ".join(str(w) for w in search_index.BM25_WEIGHTS)
+    # Only fixed clauses and constants are joined in; every value is a bound parameter.
+    sql = (
+        "select a.published, a.lang, a.site, a.section, a.title, a.url, a.lead, a.body, "  # noqa: S608
+        f"{search_index.highlight_sql()}, bm25({table}, {weights}) as score "
+        f"from {table} join articles a on a.rowid = {table}.rowid "
+        f"where {' and '.join([f'{table} match :q', *where])} "
+        "order by score, a.published desc limit :limit"
+    )
+    for row in _rows(db.execute(sql, params)):
+        row["snippet"] = search_index.best_snippet(row)
+        search_index.pop_highlights(row)
+        del row["lead"], row["body"]
+        yield {column: row[column] for column in SEARCH_COLUMNS}
+
+
+def _exact_search_rows(
+    db: Database, query: str, where: list[str], params: dict[str, Any], limit: int, raw: bool
+) -> Iterator[dict[str, Any]]:
+    """The exact-word search of ``articles_fts`` (unicode61, the words as written)."""
     params.update({"q": _match(db, query, raw), "limit": limit})
     weights = ", ".join(str(w) for w in BM25_WEIGHTS)
-    # Only fixed clauses and constants are joined in; every value is a bound parameter.
     sql = (
         "select a.published, a.lang, a.site, a.section, a.title, "  # noqa: S608
         "snippet(articles_fts, -1, '[', ']', '…', 16) as snippet, a.url, "
@@ -250,16 +280,23 @@ def export_rows(
     filters: Filters | None = None,
     raw: bool = False,
 ) -> Iterator[dict[str, Any]]:
-    """Every article matching the filters (and ``query``, best first), straight off the cursor."""
-    where, params = (filters or Filters()).clauses()
+    """Every article matching the filters (and ``query``, best first, as ``search_rows``
+    finds it), straight off the cursor."""
+    filters = filters or Filters()
+    where, params = filters.clauses()
     if query is None:
         source, order = "articles a", "a.published, a.url"
     else:
-        weights = ", ".join(str(w) for w in BM25_WEIGHTS)
-        source = "articles_fts join articles a on a.rowid = articles_fts.rowid"
-        order = f"bm25(articles_fts, {weights}), a.published desc"
-        where.insert(0, "articles_fts match :q")
-        params["q"] = _match(db, query, raw)
+        rewritten = search_index.rewrite(query, raw=raw, keys=search_index.keys_for(filters.lang))
+        weights: tuple[float, ...]
+        if rewritten.exact or not search_index.has_index(db.conn):
+            table, weights, params["q"] = "articles_fts", BM25_WEIGHTS, _match(db, query, raw)
+        else:
+            table, weights = search_index.SEARCH_TABLE, search_index.BM25_WEIGHTS
+            params["q"] = rewritten.match
+        source = f"{table} join articles a on a.rowid = {table}.rowid"
+        order = f"bm25({table}, {', '.join(str(w) for w in weights)}), a.published desc"
+        where.insert(0, f"{table} match :q")
     sql = (
         f"select a.* from {source}"  # noqa: S608  (fixed strings only)
         + (f" where {' and '.join(where)}" if where else "")

@@ -25,6 +25,7 @@ from ingest.dates import utc_now_iso
 from ingest.db import open_db
 from ingest.dbfaults import DbGuard, StorageFault, final_reason
 from ingest.items import ArticleItem, Image
+from ingest.search_index import index_articles
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,8 @@ NOT_COLUMNS = frozenset({"images", "candidate_languages", "is_article"})
 # Columns that say when and how a version was fetched, not what it says: a difference in these
 # alone is no change.
 FETCH_COLUMNS = frozenset({"fetched_at", "run_id", "fetched_url"})
+# What the search index is made of (ingest/search_index.py): a change here re-indexes the row.
+INDEXED_COLUMNS = ("lang", "title", "lead", "body")
 # What a revision keeps of the version it replaces.
 REVISION_COLUMNS = ("body_hash", "title", "body", "body_html", "modified", "fetched_at", "run_id")
 ARTICLE_COLUMNS = tuple(f.name for f in fields(ArticleItem) if f.name not in NOT_COLUMNS)
@@ -249,6 +252,7 @@ class SQLitePipeline:
         revisions: list[dict[str, Any]] = []
         new_images: dict[str, list[dict[str, Any]]] = {}  # url -> its images, replacing the stored
         new_translations: dict[tuple[str, str], str] = {}
+        to_index: list[str] = []  # new articles and those whose indexed text changed
         for item in batch:
             row = article_row(item)
             old = stored.get(item.url)
@@ -265,6 +269,8 @@ class SQLitePipeline:
                 outcome = "unchanged"
             outcomes.append(outcome)
             if outcome != "unchanged":
+                if old is None or any(old.get(c) != row[c] for c in INDEXED_COLUMNS):
+                    to_index.append(item.url)
                 upserts.append(row)
                 stored[item.url] = {**old, **row} if old else row
             item_images = image_rows(item)
@@ -278,6 +284,8 @@ class SQLitePipeline:
         changes = 0
         if upserts:
             changes += _upsert_articles(conn, upserts)
+        if to_index:  # not counted in changes: like articles_fts, the index follows the rows
+            index_articles(conn, list(dict.fromkeys(to_index)))
         if revisions:
             changes += conn.executemany(_INSERT_REVISION, revisions).rowcount
             for url in dict.fromkeys(r["article_url"] for r in revisions):
