@@ -161,6 +161,15 @@ def cli() -> None:
     envvar="INGEST_JOBDIR",
     help="Where crawl state for --resume lives (default: jobs/ beside the database).",
 )
+@click.option(
+    "--frontier",
+    metavar="REDIS_URL",
+    envvar="INGEST_FRONTIER",
+    help="Be one worker of a crawl shared through Redis (redis://HOST:PORT/DB); items go to "
+    "Redis for `ingest store --from`, never to SQLite (docs/scale.md).",
+)
+@click.option("--crawl-id", default="", help="With --frontier: the shared crawl (default: SPIDER).")
+@click.option("--worker-id", default="", help="With --frontier: this worker (default: host-pid).")
 def crawl(
     spiders: tuple[str, ...],
     db_path: Path | None,
@@ -169,6 +178,9 @@ def crawl(
     full: bool,
     resume: bool,
     jobdir: Path | None,
+    frontier: str | None,
+    crawl_id: str,
+    worker_id: str,
 ) -> None:
     """Crawl SPIDERS and store their articles.
 
@@ -181,6 +193,16 @@ def crawl(
     from ingest.dbfaults import FAULT_REASONS, final_reason
     from ingest.jobs import NotAJobDir, discard, is_job_dir, job_dirs, was_killed
 
+    if frontier:
+        # Lock, job state and the database are the writer's in this mode (ingest/frontier.py).
+        from ingest.frontier import FrontierError, run_worker
+
+        given = {**_pairs(sets, "-s"), **({"INGEST_INCREMENTAL": False} if full else {})}
+        try:
+            status = run_worker(spiders, frontier, crawl_id, worker_id, _pairs(args, "-a"), given)
+        except FrontierError as exc:
+            raise click.ClickException(str(exc)) from exc
+        sys.exit(status)
     db = db_path or default_db_path()
     hold_spider_locks(db, spiders)  # one run per spider and DB; freed on exit
     overrides: dict[str, Any] = dict(_pairs(sets, "-s"))
@@ -383,4 +405,4 @@ def spiders() -> None:
 
 
 # Command modules register themselves on ``cli`` when imported; keep these imports last.
-from ingest import cli_query, cli_schedule, cli_seen  # noqa: E402, F401
+from ingest import cli_frontier, cli_query, cli_schedule, cli_seen  # noqa: E402, F401
