@@ -49,7 +49,9 @@ def _check_spiders(spiders: tuple[str, ...]) -> list[str]:
     from scrapy.utils.project import get_project_settings
 
     known = SpiderLoader.from_settings(get_project_settings()).list()
-    unknown = [s for s in spiders if s not in known or not SPIDER_NAME.fullmatch(s)]
+    # spider:site (a generic spider and one declared site) is a unit for --scrapyd.
+    names = [s.partition(":")[0] for s in spiders]
+    unknown = [s for s in names if s not in known or not SPIDER_NAME.fullmatch(s)]
     if unknown:
         raise click.ClickException(
             f"Unknown spider(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})"
@@ -71,6 +73,14 @@ args_option = click.option(
 sets_option = click.option(
     "-s", "sets", multiple=True, metavar="NAME=VALUE", help="Scrapy setting."
 )
+scrapyd_option = click.option(
+    "--scrapyd",
+    "scrapyd_nodes",
+    multiple=True,
+    metavar="URL",
+    help="Schedule on these scrapyd nodes (repeat; whole sites sharded over them) instead of "
+    "crawling here; SPIDER:SITE names one declared site of a generic spider.",
+)
 
 
 @cli.command()
@@ -82,6 +92,7 @@ sets_option = click.option(
 @click.option(
     "--rounds", type=click.IntRange(min=1), help="Stop after this many rounds (default: never)."
 )
+@scrapyd_option
 @click.option(
     "--stop-timeout",
     type=click.FloatRange(min=0),
@@ -96,6 +107,7 @@ def schedule(
     args: tuple[str, ...],
     sets: tuple[str, ...],
     rounds: int | None,
+    scrapyd_nodes: tuple[str, ...],
     stop_timeout: float,
 ) -> None:
     """Crawl SPIDERS now and then every interval, in the foreground, until stopped.
@@ -122,6 +134,7 @@ def schedule(
         settings=_pairs(sets, "-s"),
         rounds=rounds,
         stop_timeout=stop_timeout,
+        scrapyd=list(scrapyd_nodes),
     )
     logging.getLogger(__name__).info(
         "scheduling %s every %s into %s%s",
@@ -139,12 +152,14 @@ def schedule(
 @db_option
 @args_option
 @sets_option
+@scrapyd_option
 def cron(
     spiders: tuple[str, ...],
     interval: int,
     db_path: Path | None,
     args: tuple[str, ...],
     sets: tuple[str, ...],
+    scrapyd_nodes: tuple[str, ...],
 ) -> None:
     """Print a crontab line and a systemd service + timer that crawl SPIDERS every interval.
 
@@ -161,7 +176,11 @@ def cron(
         *ingest_executable(),
         *crawl_args(spiders, None, _pairs(args, "-a"), _pairs(sets, "-s")),
     ]
-    name = "ingest-" + "-".join(spiders)
+    if scrapyd_nodes:  # one round of `ingest schedule --scrapyd`: jobs queued on the nodes
+        command = [*ingest_executable(), "schedule", *spiders, "--rounds", "1"]
+        command += [w for node in scrapyd_nodes for w in ("--scrapyd", node)]
+        command += [w for a in args for w in ("-a", a)] + [w for s in sets for w in ("-s", s)]
+    name = "ingest-" + "-".join(s.replace(":", "-") for s in spiders)
     every = format_duration(interval)
     line = crontab_line(interval, workdir, db, command)
     click.echo(f"# crontab (crontab -e): crawl {', '.join(spiders)} every {every}")

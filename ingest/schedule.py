@@ -126,6 +126,9 @@ class Scheduler:
     settings: dict[str, str] = field(default_factory=dict)
     rounds: int | None = None
     stop_timeout: float = 120.0
+    # scrapyd nodes (ingest/scrapyd.py): each round schedules every spider (or spider:site) on
+    # its node instead of crawling here; one pending or running there is skipped.
+    scrapyd: list[str] = field(default_factory=list)
     stop_requests: int = field(default=0, init=False)
     failed_rounds: int = field(default=0, init=False)
 
@@ -170,6 +173,16 @@ class Scheduler:
 
     def run_round(self, number: int) -> int | None:
         """One round: skip the spiders whose lock is held, crawl the others in one child."""
+        if self.scrapyd:
+            from ingest.scrapyd import Unit, dispatch
+
+            # The node's runs are trigger scrapyd; INGEST_DB names a path on the node.
+            settings = {**self.settings, "INGEST_DB": str(self.db_path)}
+            units = [Unit.parse(s) for s in self.spiders]
+            done = dispatch(units, self.scrapyd, args=self.spider_args, settings=settings)
+            jobs = sum(job is not None for *_, job in done)
+            logger.info("round %d: %d job(s) scheduled on scrapyd", number, jobs)
+            return 0
         free = []
         for spider in self.spiders:
             busy = held_by(self.db_path, spider)

@@ -111,11 +111,22 @@ def test_rbc_runs_on_scrapyd_from_the_deployed_egg(tmp_path: Path, node: str) ->
             assert time.monotonic() < deadline, scrapyd.jobs(url)
             time.sleep(0.5)
         assert scrapyd.busy_units(url) == set()
+        # The same through `ingest schedule --scrapyd` (one round), as cron would run it.
+        result = subprocess.run(
+            [sys.executable, "-m", "ingest", "schedule", "rbc", "--rounds", "1", "--scrapyd", url,
+             "--db", str(db), "-a", "since=2025-07-02", "-a", "until=2025-07-04",
+             "-s", f"INGEST_MIRROR={mirror.url}", "-s", "DOWNLOAD_DELAY=0"],
+            capture_output=True, text=True, timeout=60, check=False, env=clean_env(),
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        while len(scrapyd.jobs(url)["finished"]) < 2:
+            assert time.monotonic() < deadline + 120, scrapyd.jobs(url)
+            time.sleep(0.5)
     store = open_db(db, read_only=True)
     sites = store.execute("select site, count(*) from articles group by site").fetchall()
     assert sites == [("rbc", RBC_DEMO_ARTICLES)]
     runs = store.execute("select spider, trigger, finish_reason from runs").fetchall()
-    assert runs == [("rbc", "scrapyd", "finished")]
+    assert runs == [("rbc", "scrapyd", "finished")] * 2
 
 
 def test_sharding_keeps_whole_sites_on_one_node_and_moves_little() -> None:
