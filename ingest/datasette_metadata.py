@@ -54,6 +54,18 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
             "body": "Indexed body text",
         },
     ),
+    "articles_search": (
+        "The morphology-aware index `ingest search` uses: per article, its words as lemmas (uk, "
+        "ru) or stems, in order; written by news-ingest as it stores articles. Searching it "
+        "needs the query analysed the same way (ingest search); articles_fts has the words as "
+        "written.",
+        {
+            "lang": "Analysis the row got: uk, ru, a Snowball language, or xx (lower case only)",
+            "title": "Headline as index terms",
+            "lead": "Lead as index terms",
+            "body": "Body as index terms",
+        },
+    ),
     "images": (
         "Images of an article in page order; captions are kept here, never in the body.",
         {

@@ -230,12 +230,13 @@ def search_rows(
 ) -> Iterator[dict[str, Any]]:
     """Best matches first (weighted bm25, lower ``score`` is better), each with a snippet in the
     article's own words, on the morphology-aware index (ingest/search_index.py). A query with
-    a prefix (``--raw``, ``word*``), or a database not upgraded yet, searches the exact words
-    of ``articles_fts`` instead."""
+    a prefix (``--raw``, ``word*``), or a database whose index is missing or incomplete (not
+    upgraded yet, articles added by another tool), searches the exact words of ``articles_fts``
+    instead."""
     filters = filters or Filters()
     where, params = filters.clauses()
     rewritten = search_index.rewrite(query, raw=raw, keys=search_index.keys_for(filters.lang))
-    if rewritten.exact or not search_index.has_index(db.conn):
+    if rewritten.exact or not search_index.index_is_current(db.conn):
         yield from _exact_search_rows(db, query, where, params, limit, raw)
         return
     params.update({"q": rewritten.match, "limit": limit})
@@ -289,7 +290,7 @@ def export_rows(
     else:
         rewritten = search_index.rewrite(query, raw=raw, keys=search_index.keys_for(filters.lang))
         weights: tuple[float, ...]
-        if rewritten.exact or not search_index.has_index(db.conn):
+        if rewritten.exact or not search_index.index_is_current(db.conn):
             table, weights, params["q"] = "articles_fts", BM25_WEIGHTS, _match(db, query, raw)
         else:
             table, weights = search_index.SEARCH_TABLE, search_index.BM25_WEIGHTS

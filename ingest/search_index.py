@@ -118,19 +118,21 @@ class Analysers:
         return found
 
     def _analyse(self, word: str, key: str) -> str:
+        if COMBINING.search(word):
+            word = COMBINING.sub("", word)
         lower = word.lower()
-        if COMBINING.search(lower):
-            lower = COMBINING.sub("", lower)
         if key == OTHER or lower.isdigit():
             return lower
         if key in LEMMATISED:
             if key == "ru":
-                lower = lower.replace("ё", "е")
+                word, lower = word.replace("ё", "е"), lower.replace("ё", "е")
             if not CYRILLIC.search(lower):
                 return lower
             lookup = self.lemma_dictionary(key)
-            # simplemma keys proper names capitalised (Києві -> Київ) and the rest in lower case.
-            lemma = lookup(lower) or lookup(lower.capitalize())
+            # simplemma keys proper names capitalised (Києві -> Київ, Ради -> Рада) and the
+            # rest in lower case: a capitalised word is looked up as written first.
+            lemma = (word[:1].isupper() and lookup(word)) or None
+            lemma = lemma or lookup(lower) or lookup(lower.capitalize())
             if lemma is None:
                 return lower
             lemma = lemma.lower()
@@ -222,6 +224,18 @@ def has_index(conn: sqlite3.Connection) -> bool:
     return found is not None
 
 
+def index_is_current(conn: sqlite3.Connection) -> bool:
+    """The index exists and holds a row per article. Articles written by another tool (plain
+    sqlite3, sqlite-utils) are not in it until ``ingest db reindex``; until then searches use
+    the exact words of ``articles_fts``, which its triggers keep complete."""
+    if not has_index(conn):
+        return False
+    articles, indexed = conn.execute(
+        f"select (select count(*) from articles), (select count(*) from {SEARCH_TABLE}_docsize)"  # noqa: S608
+    ).fetchone()
+    return bool(articles == indexed)
+
+
 def rebuild_index(conn: sqlite3.Connection, progress: TextIO | None = None) -> int:
     """Index every stored article anew (in the caller's transaction); the count. Reads
     ``articles`` only: nothing stored is changed. With ``progress`` a terminal line is redrawn
@@ -289,6 +303,9 @@ def _lex_raw(query: str) -> list[_Token]:
                     break
                 text.append(query[j])
                 j += 1
+            if j >= n:  # unterminated: kept as it is, for FTS5 to report the syntax error
+                tokens.append(_Token("op", query[i:]))
+                break
             tokens.append(_Token("term", "".join(text), phrase=True))
             i = j + 1
             continue
