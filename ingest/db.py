@@ -275,15 +275,6 @@ def m008_canonical_declared(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
-def m010_runs_crawl_id(db: sqlite_utils.Database) -> None:
-    """The crawl a run belongs to when one crawl is shared by several processes (issue 13):
-    each frontier worker's run and the writer's share it (ingest/frontier.py)."""
-    runs = db.table("runs")
-    if "crawl_id" not in runs.columns_dict:
-        runs.add_column("crawl_id", str)
-
-
-@migrations()
 def m009_search_index(db: sqlite_utils.Database) -> None:
     """The morphology-aware index (issue 12): ``articles_search``, an ordinary FTS5 table
     (unicode61) of analysed terms, one per word (lemmas for uk/ru, Snowball stems, lower
