@@ -11,8 +11,8 @@ Analysis by the row's language: Ukrainian and Russian words become their lemma f
 simplemma's dictionaries (a pip package, loaded from disk, nothing downloaded), words the
 dictionary does not know stay as written (lower case); the languages Snowball covers are
 stemmed (PyStemmer); any other language is lower-cased. The ``lang`` column holds the analyser
-key, so a query is rewritten once per analyser and each rewrite only matches rows analysed the
-same way. The choice between pymorphy3, simplemma and Snowball was measured:
+key; a query is rewritten once per analysis (most give the same terms), the rewrites ORed.
+The choice between pymorphy3, simplemma and Snowball was measured:
 ``benchmarks/search_bench.py``, BENCHMARKS.md.
 """
 
@@ -43,14 +43,15 @@ WORD = re.compile(r"[^\W_]+(?:[\u0300-\u036f]+[^\W_]*)*")
 COMBINING = re.compile(r"[\u0300-\u036f]")
 CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 LEMMATISED = ("uk", "ru")  # simplemma dictionaries
-# ISO 639-1 -> Snowball algorithm (PyStemmer); Russian is lemmatised instead.
+# ISO 639-1 -> Snowball algorithm (PyStemmer); Russian is lemmatised instead. Not Serbian: its
+# stemmer transliterates Cyrillic to Latin, so "Украина" would find the English "Ukraine".
 SNOWBALL = {
     "ar": "arabic", "ca": "catalan", "da": "danish", "de": "german", "el": "greek",
     "en": "english", "es": "spanish", "eu": "basque", "fi": "finnish", "fr": "french",
     "ga": "irish", "hi": "hindi", "hu": "hungarian", "hy": "armenian", "id": "indonesian",
     "it": "italian", "lt": "lithuanian", "ne": "nepali", "nl": "dutch", "no": "norwegian",
-    "nb": "norwegian", "pt": "portuguese", "ro": "romanian", "sr": "serbian",
-    "sv": "swedish", "ta": "tamil", "tr": "turkish", "yi": "yiddish",
+    "nb": "norwegian", "pt": "portuguese", "ro": "romanian", "sv": "swedish", "ta": "tamil",
+    "tr": "turkish", "yi": "yiddish",
 }  # fmt: skip
 OTHER = "xx"  # rows in any other language, or none: words lower-cased
 KEYS = (*LEMMATISED, *sorted(set(SNOWBALL) - {"nb"}), OTHER)
@@ -378,11 +379,11 @@ def rewrite(
         terms[key] = asked
     if not groups or not any(terms.values()):
         return Rewritten(match='""', terms=terms)
+    # Each analysis's rewrite, ORed; no filter on the ``lang`` column: intersecting with the
+    # doclist of every row of a language cost more than the whole search (p95 x2.3 on 100,000
+    # articles), and a row only holds the terms its own analysis made. --lang filters rows.
     text_columns = "{" + " ".join(TEXT_COLUMNS) + "}"
-    clauses = [
-        f"(lang : ({' OR '.join(group_keys)}) AND {text_columns} : ({rewritten}))"
-        for rewritten, group_keys in groups.items()
-    ]
+    clauses = [f"{text_columns} : ({rewritten})" for rewritten in groups]
     return Rewritten(match=" OR ".join(clauses), terms=terms)
 
 
