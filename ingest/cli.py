@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -328,6 +329,19 @@ def _open_existing(db_path: Path | None) -> Database:
         return open_db(path, read_only=True)
     except FileNotFoundError as exc:
         raise click.ClickException(f"{exc}; run a crawl first (ingest crawl rbc)") from exc
+    except sqlite3.DatabaseError as exc:
+        raise click.ClickException(f"cannot read {path}: {exc}") from exc
+
+
+def open_writable(path: Path) -> Database:
+    """The database at ``path`` opened for writing (created and migrated), or a clear error: a
+    file that is not a database, a read-only one, a folder that cannot be made."""
+    try:
+        return open_db(path)
+    except sqlite3.DatabaseError as exc:
+        raise click.ClickException(f"cannot write {path}: {exc}") from exc
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 @cli.group(name="db")

@@ -7,9 +7,11 @@ import base64
 import csv
 import ipaddress
 import json
+import signal
 import sqlite3
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 
 import click
+import pluggy
 from sqlite_utils import Database
 
 from ingest.cli import cli, db_option
@@ -27,10 +30,12 @@ from ingest.query import (
     STATS_COLUMNS,
     TRANSLATION_COLUMNS,
     Filters,
+    QueryLimits,
     ReadOnlyGuard,
     article_stats,
     decode_json_columns,
     export_rows,
+    limit_lengths,
     open_guarded,
     parse_moment,
     run_rows,
@@ -42,6 +47,8 @@ from ingest.query import (
 __all__ = ["cli", "search_rows"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+# Datasette's plugin marker, without importing Datasette (0.1 s) for every other command.
+hookimpl = pluggy.HookimplMarker("datasette")
 
 # Table cells longer than this are cut with "…"; 0 means never (URLs must stay usable).
 CELL_WIDTH = 60
@@ -56,7 +63,8 @@ def _moment(
     try:
         return parse_moment(value)
     except ValueError as exc:
-        raise click.BadParameter(f"expected YYYY-MM-DD or an ISO date-time, got {value!r}") from exc
+        why = str(exc) if "out of range" in str(exc) else "expected YYYY-MM-DD or an ISO date-time"
+        raise click.BadParameter(f"{why}, got {value!r}") from exc
 
 
 def filter_options(func: F) -> F:
@@ -107,9 +115,32 @@ def _filters(
     return Filters(lang=lang, site=site, section=section, since=since, until=until)
 
 
+# Exit status of a query command stopped by Ctrl+C (128 + SIGINT, as a shell reports it).
+EXIT_INTERRUPTED = 130
+
+
+class QueryInterrupted(click.ClickException):
+    """Ctrl+C stopped a running query: a one-line message and status ``EXIT_INTERRUPTED``."""
+
+    exit_code = EXIT_INTERRUPTED
+
+
+def _settings() -> Any:
+    """The project settings module: INGEST_QUERY_* defaults, read from the environment there."""
+    from ingest import settings
+
+    return settings
+
+
 @contextmanager
-def guarded_db(db_path: Path | None) -> Iterator[tuple[Database, ReadOnlyGuard]]:
-    """The read-only, authorizer-guarded database, closed afterwards; errors as ClickExceptions."""
+def guarded_db(
+    db_path: Path | None, *, time_limit: float = 0.0, memory_limit: int = 0
+) -> Iterator[tuple[Database, ReadOnlyGuard]]:
+    """The read-only, authorizer-guarded database, closed afterwards; errors as ClickExceptions.
+
+    Every query on it is bounded (``INGEST_QUERY_MAX_LENGTH`` per value; ``time_limit`` seconds
+    and ``memory_limit`` bytes of growth when given) and Ctrl+C stops it at once, exiting 130.
+    """
     path = db_path or default_db_path()
     try:
         db, guard = open_guarded(path)
@@ -117,10 +148,44 @@ def guarded_db(db_path: Path | None) -> Iterator[tuple[Database, ReadOnlyGuard]]
         raise click.ClickException(f"{exc}; run a crawl first (ingest crawl rbc)") from exc
     except sqlite3.DatabaseError as exc:
         raise click.ClickException(f"cannot read {path}: {exc}") from exc
+    limit_lengths(db.conn, _settings().INGEST_QUERY_MAX_LENGTH)
+    limits = QueryLimits(db.conn, time_limit=time_limit, memory_limit=memory_limit)
+    limits.start()
+    previous: Any = None
+    in_main = threading.current_thread() is threading.main_thread()
+    if in_main:  # signal handlers can only be set there (CliRunner in a thread: no Ctrl+C)
+
+        def on_sigint(signum: int, frame: object) -> None:
+            limits.interrupt()
+
+        previous = signal.signal(signal.SIGINT, on_sigint)
     try:
         yield db, guard
+    except (sqlite3.Error, click.ClickException) as exc:
+        if limits.stopped is None:
+            raise
+        raise _stopped(limits, time_limit, memory_limit) from exc
     finally:
+        if in_main:
+            signal.signal(signal.SIGINT, previous)
         db.close()
+    if limits.stopped == "interrupt":  # Ctrl+C between the last row and the end
+        raise QueryInterrupted("interrupted")
+
+
+def _stopped(limits: QueryLimits, time_limit: float, memory_limit: int) -> click.ClickException:
+    """The message for a query ended by one of its limits or by Ctrl+C."""
+    if limits.stopped == "interrupt":
+        return QueryInterrupted("interrupted: the query was stopped (Ctrl+C)")
+    if limits.stopped == "time":
+        return click.ClickException(
+            f"the query ran longer than its time limit ({time_limit:g} s; --time-limit or "
+            "INGEST_QUERY_TIME_LIMIT) and was stopped"
+        )
+    return click.ClickException(
+        f"the query used more than its memory limit ({memory_limit // 2**20} MiB; "
+        "INGEST_QUERY_MEMORY_LIMIT) and was stopped"
+    )
 
 
 def _plain(value: Any) -> Any:
@@ -296,18 +361,32 @@ def _write_hits_with_translations(rows: list[dict[str, Any]], out: IO[str]) -> N
     metavar="NAME VALUE",
     help="Bind :NAME to VALUE in SQL; repeatable.",
 )
+@click.option(
+    "--time-limit",
+    type=click.FloatRange(min=0),
+    help="Seconds the query may run; 0 = no limit (default: INGEST_QUERY_TIME_LIMIT, 30).",
+)
 @output_options
 def query_command(
-    sql: str, db_path: Path | None, params: tuple[tuple[str, str], ...], fmt: str
+    sql: str,
+    db_path: Path | None,
+    params: tuple[tuple[str, str], ...],
+    time_limit: float | None,
+    fmt: str,
 ) -> None:
     """Run one read-only SQL statement and print its rows.
 
     The connection cannot write: the file is opened read-only, query_only is on, and an
     authorizer refuses writes, ATTACH, pragma changes and load_extension() before they run.
+    A query is stopped after --time-limit seconds, when the command grows by more than
+    INGEST_QUERY_MEMORY_LIMIT bytes, or at once by Ctrl+C (exit status 130).
 
     Example: ingest query "select lang, count(*) as n from articles group by lang" --json
     """
-    with guarded_db(db_path) as (db, guard):
+    settings = _settings()
+    limit = settings.INGEST_QUERY_TIME_LIMIT if time_limit is None else time_limit
+    memory = settings.INGEST_QUERY_MEMORY_LIMIT
+    with guarded_db(db_path, time_limit=limit, memory_limit=memory) as (db, guard):
         try:
             cursor = db.execute(sql, dict(params))
             columns = [c[0] for c in cursor.description or []]
@@ -327,6 +406,10 @@ def _sql_error(exc: sqlite3.Error, guard: ReadOnlyGuard) -> click.ClickException
         )
     if isinstance(exc, sqlite3.OperationalError) and "readonly" in str(exc):
         return click.ClickException(f"refused: {exc}. ingest query is read-only")
+    if isinstance(exc, sqlite3.DataError) or "too big" in str(exc):
+        return click.ClickException(
+            f"SQL error: {exc} (no value may exceed INGEST_QUERY_MAX_LENGTH bytes)"
+        )
     return click.ClickException(f"SQL error: {exc}")
 
 
@@ -351,6 +434,7 @@ def _sql_error(exc: sqlite3.Error, guard: ReadOnlyGuard) -> click.ClickException
     type=click.Path(dir_okay=False, allow_dash=True),
     help="File to write, or - for standard output.",
 )
+@click.option("--force", is_flag=True, help="Overwrite the --output file if it exists.")
 def export(
     query: str | None,
     db_path: Path | None,
@@ -362,15 +446,19 @@ def export(
     raw: bool,
     fmt: str,
     output: str,
+    force: bool,
 ) -> None:
     """Export whole articles matching the filters (and QUERY, best first), row by row.
 
     Without QUERY every article that passes the filters is exported, oldest first. Rows
-    stream from SQLite to the output, so the export's size is not limited by memory.
+    stream from SQLite to the output, so the export's size is not limited by memory. An
+    existing --output file is kept unless --force.
 
     Example: ingest export --lang en --since 2025-07-01 --format csv --output en.csv
     """
     filters = _filters(lang, site, section, since, until)
+    if output != "-":
+        _check_output(Path(output), force)
     with guarded_db(db_path) as (db, _):
         try:
             rows = export_rows(db, query, filters=filters, raw=raw)
@@ -384,12 +472,25 @@ def export(
             if output == "-":
                 count = write_rows(rows, columns, kind, _stdout())
             else:
-                with Path(output).open("w", encoding="utf-8", newline="") as out:
+                # "x" unless --force: a file that appeared since the check is not overwritten.
+                with Path(output).open("w" if force else "x", encoding="utf-8", newline="") as out:
                     count = write_rows(rows, columns, kind, out)
         except sqlite3.Error as exc:
             raise click.ClickException(f"export failed: {exc}") from exc
+        except FileExistsError as exc:
+            raise click.ClickException(f"{output} exists; --force overwrites it") from exc
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from exc
     if output != "-":
         click.echo(f"{count} articles written to {output}", err=True)
+
+
+def _check_output(path: Path, force: bool) -> None:
+    """Refuse, before any query runs, an output that exists (without --force) or has no folder."""
+    if path.exists() and not force:
+        raise click.ClickException(f"{path} exists; --force overwrites it")
+    if not path.parent.is_dir():
+        raise click.ClickException(f"cannot write {path}: no folder {path.parent}")
 
 
 @cli.command()
@@ -462,6 +563,7 @@ def serve(db_path: Path | None, port: int, host: str) -> None:
     Example: ingest serve --db data/demo.db --port 8001
     """
     from datasette.cli import cli as datasette_cli
+    from datasette.plugins import pm
 
     from ingest.datasette_metadata import datasette_metadata
 
@@ -476,7 +578,55 @@ def serve(db_path: Path | None, port: int, host: str) -> None:
         metadata.write_text(json.dumps(datasette_metadata(path.stem)), encoding="utf-8")
         args = ["serve", "--immutable", str(path), "--metadata", str(metadata)]
         args += ["--host", host, "--port", str(port)]
+        settings = _settings()
+        time_limit_ms = round(settings.INGEST_QUERY_SERVE_TIME_LIMIT * 1000)
+        args += ["--setting", "sql_time_limit_ms", str(time_limit_ms)]
+        limits = ServeLimits(settings.INGEST_QUERY_MAX_LENGTH, settings.INGEST_QUERY_MEMORY_LIMIT)
+        pm.register(limits, name=limits.__name__)
+        limit_process_memory(settings.INGEST_QUERY_MEMORY_LIMIT)
         datasette_cli.main(args=args, prog_name="ingest serve", standalone_mode=False)
+
+
+class ServeLimits:
+    """A Datasette plugin (``prepare_connection``): every connection of ``ingest serve`` refuses
+    values over ``max_length`` bytes, and SQLite's heap in the server process is capped at
+    ``heap_limit`` bytes (``PRAGMA hard_heap_limit``: past it an allocation fails and the query
+    with it, the server goes on). One query pushed the server to 3.8 GB without them; Datasette
+    itself bounds time (``sql_time_limit_ms``) and rows (``max_returned_rows``)."""
+
+    def __init__(self, max_length: int, heap_limit: int) -> None:
+        self.__name__ = "ingest-query-limits"  # Datasette lists plugins by module name
+        self.max_length = max_length
+        self.heap_limit = heap_limit
+
+    @hookimpl
+    def prepare_connection(self, conn: sqlite3.Connection) -> None:
+        limit_lengths(conn, self.max_length)
+        if self.heap_limit > 0:
+            conn.execute(f"PRAGMA hard_heap_limit = {int(self.heap_limit)}")
+
+
+def limit_process_memory(growth: int) -> None:
+    """Let this process's data (heap, anonymous maps, thread stacks) grow by at most ``growth``
+    bytes from now (``RLIMIT_DATA``): past it an allocation raises ``MemoryError`` in the request
+    that made it, and Datasette answers that request with an error. SQLite's limits cannot see
+    the copies Python makes of the rows (``zeroblob(3e7)`` a thousand times took 1.7 GB)."""
+    if growth <= 0 or not sys.platform.startswith("linux"):
+        return
+    import resource
+
+    status = Path("/proc/self/status").read_text("ascii", errors="replace")
+    data_kb = next(
+        (int(line.split()[1]) for line in status.splitlines() if line.startswith("VmData:")), None
+    )
+    if data_kb is None:
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    limit = data_kb * 1024 + growth
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    if soft == resource.RLIM_INFINITY or soft > limit:
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
 
 
 def _is_loopback(host: str) -> bool:

@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
-from ingest.cli import _open_existing, cli, db_option
-from ingest.db import default_db_path, open_db
+from ingest.cli import _open_existing, cli, db_option, open_writable
+from ingest.db import default_db_path
 
 __all__ = ["cli"]
 
@@ -124,7 +124,7 @@ def seen_reset(db_path: Path | None, site: str | None, url: str | None, yes: boo
         raise click.ClickException(f"no database at {path}; run a crawl first (ingest crawl rbc)")
     if not (site or url or yes):
         click.confirm(f"Forget every URL seen in {path}?", abort=True)
-    db = open_db(path)
+    db = open_writable(path)
     where, params = _where(site, url)
     table = db.table("seen")
     count: Any = table.count_where(where, params)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlite_utils
@@ -199,20 +202,55 @@ def open_db(
         if not db_path.exists():
             raise FileNotFoundError(f"no database at {db_path}")
         conn = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True)
-        conn.execute("PRAGMA query_only = ON")
+        try:
+            conn.execute("PRAGMA query_only = ON")
+            # SQLite reads the file lazily: "file is not a database" now, not mid-command.
+            conn.execute("select count(*) from sqlite_master").fetchone()
+        except sqlite3.Error:
+            conn.close()
+            raise
         return sqlite_utils.Database(conn)
     db_path.parent.mkdir(parents=True, exist_ok=True)
     check_database(db_path)  # before the journal mode or a migration touches the file
     db = sqlite_utils.Database(db_path)
-    db.enable_wal()
-    # WAL + NORMAL: a commit is not fsynced (checkpoints are); the file stays consistent, and a
-    # power cut can lose only the last batches, which the next crawl fetches again. FULL spent
-    # ~13 ms per batch commit in fsync, half the storage path's time.
-    db.execute("PRAGMA synchronous = NORMAL")
-    db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-    db.execute("PRAGMA foreign_keys = ON")
-    migrations.apply(db)
+    try:
+        # Before anything that locks: a second process then waits for the first one's lock.
+        db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        with _first_open_lock(db_path):
+            db.enable_wal()
+            # WAL + NORMAL: a commit is not fsynced (checkpoints are); the file stays
+            # consistent, and a power cut can lose only the last batches, which the next crawl
+            # fetches again. FULL spent ~13 ms per batch commit in fsync, half the storage
+            # path's time.
+            db.execute("PRAGMA synchronous = NORMAL")
+            db.execute("PRAGMA foreign_keys = ON")
+            migrations.apply(db)
+    except BaseException:
+        db.close()
+        raise
     return db
+
+
+@contextmanager
+def _first_open_lock(db_path: Path) -> Iterator[None]:
+    """Hold ``<db>.lock`` (an OS lock, freed when its holder dies) while the journal mode is set
+    and migrations run: two processes opening a new database at once both found every
+    migration pending, and the second failed with "database is locked" or "table articles
+    already exists". The first applies them; the next finds none pending. A folder where the
+    lock file cannot be made is one where the database cannot be written either, so SQLite
+    then gives the error."""
+    resolved = db_path.resolve()  # two spellings of one file share one lock
+    lock = resolved.with_name(resolved.name + ".lock")
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the only descriptor releases the lock
 
 
 def articles(db: sqlite_utils.Database) -> Table:

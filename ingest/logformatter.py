@@ -1,7 +1,8 @@
-"""Log lines for dropped items that say why, without dumping the whole item."""
+"""Log lines for dropped and failed items that say why, without dumping the whole item."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from scrapy import Spider
@@ -26,3 +27,30 @@ class IngestLogFormatter(LogFormatter):
         result["msg"] = "Dropped: %(exception)s" + (" (%(url)s)" if url else "")
         result["args"] = {"exception": exception, "url": url}
         return result
+
+    def item_error(
+        self,
+        item: Any,
+        exception: BaseException,
+        response: Response | Failure | None,
+        spider: Spider,
+    ) -> LogFormatterResult:
+        """Scrapy's "Error processing %(item)s" writes a whole page (a ``Page`` holds its HTML)
+        into the log at ERROR; the URL and the exception say what failed. The traceback still
+        follows (Scrapy logs it with ``exc_info``)."""
+        url = getattr(item, "url", None) or getattr(response, "url", None)
+        return {
+            "level": logging.ERROR,
+            "msg": "Error processing %(url)s: %(exception)s",
+            "args": {"url": url or type(item).__name__, "exception": _short(exception)},
+        }
+
+
+# An exception's message may quote its input (a page, a JSON-LD block): one line is enough.
+MAX_EXCEPTION_CHARS = 300
+
+
+def _short(exception: BaseException) -> str:
+    """``Type: message``, cut to ``MAX_EXCEPTION_CHARS`` characters."""
+    text = f"{type(exception).__name__}: {exception}"
+    return text if len(text) <= MAX_EXCEPTION_CHARS else text[: MAX_EXCEPTION_CHARS - 1] + "…"

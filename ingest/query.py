@@ -4,7 +4,9 @@ article statistics. The ``ingest`` query commands are a thin layer over these fu
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -144,13 +146,96 @@ def open_guarded(path: Path) -> tuple[Database, ReadOnlyGuard]:
     return db, guard_read_only(db.conn)
 
 
+# SQLite instructions between two checks of a query's limits: about a millisecond of work, so
+# a limit or Ctrl+C stops a query at once, for well under 1% of its time.
+PROGRESS_STEPS = 10_000
+# How often (seconds) the process's memory is read while a query runs.
+MEMORY_CHECK_INTERVAL = 0.1
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def resident_bytes() -> int | None:
+    """This process's resident memory (Linux ``/proc/self/statm``), None where unknown."""
+    try:
+        return int(Path("/proc/self/statm").read_text("ascii").split()[1]) * _PAGE_SIZE
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def limit_lengths(conn: sqlite3.Connection, max_length: int) -> None:
+    """No string or BLOB longer than ``max_length`` bytes is built or read by ``conn``:
+    ``randomblob(9e8)`` or a ``group_concat`` of everything fails at once with "string or blob
+    too big" instead of taking gigabytes (SQLite's own limit is a billion bytes)."""
+    if max_length > 0:
+        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, max_length)
+
+
+class QueryLimits:
+    """A deadline, a memory bound and Ctrl+C for the statements run on one connection.
+
+    SQLite calls ``check`` every ``PROGRESS_STEPS`` instructions, also while the caller is
+    reading rows; a non-zero answer ends the statement with "interrupted". Python only runs a
+    SIGINT handler between bytecodes, and a statement inside SQLite runs none, so without this
+    handler Ctrl+C waited for the query to end (which an endless CTE never does). The memory
+    bound is on the whole process's growth since ``start`` (rows kept for a table included),
+    so the caller's own baseline does not count.
+    """
+
+    def __init__(
+        self, conn: sqlite3.Connection, *, time_limit: float = 0.0, memory_limit: int = 0
+    ) -> None:
+        self.conn = conn
+        self.time_limit = time_limit
+        self.memory_limit = memory_limit
+        self.deadline: float | None = None
+        self.memory_ceiling: int | None = None
+        self.next_memory_check = 0.0
+        self.stopped: str | None = None  # "time", "memory" or "interrupt", once stopped
+
+    def start(self) -> None:
+        """Install the checks; the time limit counts from now."""
+        now = time.monotonic()
+        self.deadline = now + self.time_limit if self.time_limit > 0 else None
+        baseline = resident_bytes() if self.memory_limit > 0 else None
+        self.memory_ceiling = None if baseline is None else baseline + self.memory_limit
+        self.conn.set_progress_handler(self.check, PROGRESS_STEPS)
+
+    def check(self) -> int:
+        """SQLite's progress handler: 1 stops the running statement."""
+        if self.stopped is not None:
+            return 1
+        now = time.monotonic()
+        if self.deadline is not None and now >= self.deadline:
+            self.stopped = "time"
+        elif self.memory_ceiling is not None and now >= self.next_memory_check:
+            self.next_memory_check = now + MEMORY_CHECK_INTERVAL
+            if (resident_bytes() or 0) > self.memory_ceiling:
+                self.stopped = "memory"
+        return 1 if self.stopped is not None else 0
+
+    def interrupt(self) -> None:
+        """Stop the running statement now (for a SIGINT handler): the flag stops it at the next
+        check, ``Connection.interrupt`` at SQLite's next step should it be between rows."""
+        self.stopped = "interrupt"
+        self.conn.interrupt()
+
+
 def parse_moment(text: str) -> date | datetime:
-    """A ``--since``/``--until`` value: an ISO date, or an ISO date-time (naive means UTC)."""
+    """A ``--since``/``--until`` value: an ISO date, or an ISO date-time (naive means UTC).
+
+    Raises ``ValueError`` for text that is neither, and for a moment that has no UTC
+    equivalent (``9999-12-31T23:00-05:00`` is in year 10000): filters compare in UTC.
+    """
     value = text.strip()
     if len(value) == 10:
         return date.fromisoformat(value)
     moment = datetime.fromisoformat(value.removesuffix("Z").removesuffix("z"))
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    try:
+        moment.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError(f"{text!r} is out of range in UTC (years 1 to 9999)") from exc
+    return moment
 
 
 def _utc(moment: datetime) -> str:
@@ -189,7 +274,7 @@ class Filters:
             if isinstance(self.until, datetime):
                 where.append("a.published <= :until")
                 params["until"] = _utc(self.until)
-            else:
+            elif self.until < date.max:  # until the last day: no upper bound at all
                 day_after = self.until + timedelta(days=1)
                 where.append("a.published < :until")
                 params["until"] = _utc(
@@ -215,9 +300,16 @@ def _rows(cursor: sqlite3.Cursor) -> Iterator[dict[str, Any]]:
         yield dict(zip(columns, row, strict=True))
 
 
+def quote_words(query: str) -> str:
+    """Each whitespace-separated word as an FTS5 string, its own ``"`` doubled: plain words are
+    never FTS5 syntax. (sqlite-utils' ``quote_fts`` turns ``"`` into an empty query, an FTS5
+    syntax error.) No words at all is an empty string, which FTS5 takes as matching nothing."""
+    return " ".join('"' + word.replace('"', '""') + '"' for word in query.split()) or '""'
+
+
 def _match(db: Database, query: str, raw: bool) -> str:
     """FTS5 query text: the user's words quoted, unless they asked for FTS5 syntax."""
-    return query if raw else db.quote_fts(query)
+    return query if raw else quote_words(query)
 
 
 def search_rows(

@@ -34,6 +34,9 @@ DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
+# Scrapy >= 2.16 starts an HTTP endpoint that runs Python sent to it (RemoteControl); like the
+# telnet console, a crawl of untrusted sites has no use for it.
+REMOTE_CONTROL_ENABLED = False
 FEED_EXPORT_ENCODING = "utf-8"
 LOG_FORMATTER = "ingest.logformatter.IngestLogFormatter"  # drops: reason and URL, not the item
 LOG_LEVEL = os.environ.get("INGEST_LOG_LEVEL", "INFO")
@@ -130,6 +133,14 @@ INGEST_FRONTIER_HEARTBEAT = 1.0
 INGEST_FRONTIER_DEAD_AFTER = 10.0
 INGEST_FRONTIER_TIMEOUT = 10.0  # seconds a Redis command may take before the worker gives up
 
+# Read-only queries (ingest query, search, export; ingest serve): bounds so one query cannot hang
+# the command or take the machine's memory (ingest/query.py). Seconds a query may run (CLI; a
+# Datasette page gets INGEST_QUERY_SERVE_TIME_LIMIT), the SQLite heap of the process, and the
+# longest string or BLOB a query may build or read (randomblob(9e8) took 1.8 GB).
+INGEST_QUERY_TIME_LIMIT = float(os.environ.get("INGEST_QUERY_TIME_LIMIT") or 30.0)
+INGEST_QUERY_SERVE_TIME_LIMIT = float(os.environ.get("INGEST_QUERY_SERVE_TIME_LIMIT") or 1.0)
+INGEST_QUERY_MEMORY_LIMIT = int(os.environ.get("INGEST_QUERY_MEMORY_LIMIT") or 512 * 1024 * 1024)
+INGEST_QUERY_MAX_LENGTH = int(os.environ.get("INGEST_QUERY_MAX_LENGTH") or 32 * 1024 * 1024)
 
 # Bounds on what one hostile document can cost (issue 10); no real page or sitemap comes near.
 INGEST_SITEMAP_MAX_DEPTH = 5  # sitemap indexes below the start URL (sitemaps.org allows 1)
