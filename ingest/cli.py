@@ -13,7 +13,7 @@ from typing import Any
 import click
 from sqlite_utils import Database
 
-from ingest.db import DB_ENVVAR, default_db_path, open_db
+from ingest.db import DB_ENVVAR, NotOurDatabase, default_db_path, open_db
 from ingest.locks import hold_spider_locks
 
 DEMO_DB = Path("data") / "demo.db"
@@ -206,6 +206,9 @@ def crawl(
         sys.exit(status)
     db = db_path or default_db_path()
     hold_spider_locks(db, spiders)  # one run per spider and DB; freed on exit
+    # A file that is not a database, or cannot be written: say so now, not as a CRITICAL
+    # traceback from inside the crawl that then advises --resume.
+    open_writable(db).close()
     overrides: dict[str, Any] = dict(_pairs(sets, "-s"))
     if full:
         overrides["INGEST_INCREMENTAL"] = False
@@ -338,6 +341,8 @@ def open_writable(path: Path) -> Database:
     file that is not a database, a read-only one, a folder that cannot be made."""
     try:
         return open_db(path)
+    except NotOurDatabase as exc:
+        raise click.ClickException(str(exc)) from exc
     except sqlite3.DatabaseError as exc:
         raise click.ClickException(f"cannot write {path}: {exc}") from exc
     except OSError as exc:

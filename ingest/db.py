@@ -211,12 +211,12 @@ def open_db(
             raise
         return sqlite_utils.Database(conn)
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    check_database(db_path)  # before the journal mode or a migration touches the file
-    db = sqlite_utils.Database(db_path)
-    try:
-        # Before anything that locks: a second process then waits for the first one's lock.
-        db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-        with _first_open_lock(db_path):
+    # Under the lock: a database another process is creating is not taken for a foreign one.
+    with _first_open_lock(db_path):
+        check_database(db_path)  # before the journal mode or a migration touches the file
+        db = sqlite_utils.Database(db_path)
+        try:
+            db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
             db.enable_wal()
             # WAL + NORMAL: a commit is not fsynced (checkpoints are); the file stays
             # consistent, and a power cut can lose only the last batches, which the next crawl
@@ -225,20 +225,20 @@ def open_db(
             db.execute("PRAGMA synchronous = NORMAL")
             db.execute("PRAGMA foreign_keys = ON")
             migrations.apply(db)
-    except BaseException:
-        db.close()
-        raise
+        except BaseException:
+            db.close()
+            raise
     return db
 
 
 @contextmanager
 def _first_open_lock(db_path: Path) -> Iterator[None]:
-    """Hold ``<db>.lock`` (an OS lock, freed when its holder dies) while the journal mode is set
-    and migrations run: two processes opening a new database at once both found every
-    migration pending, and the second failed with "database is locked" or "table articles
-    already exists". The first applies them; the next finds none pending. A folder where the
-    lock file cannot be made is one where the database cannot be written either, so SQLite
-    then gives the error."""
+    """Hold ``<db>.lock`` (an OS lock, freed when its holder dies) while the file is checked,
+    the journal mode set and migrations run: two processes opening a new database at once both
+    found every migration pending, and the second failed with "database is locked" or "table
+    articles already exists". The first applies them; the next finds none pending. A folder
+    where the lock file cannot be made is one where the database cannot be written either, so
+    SQLite then gives the error."""
     resolved = db_path.resolve()  # two spellings of one file share one lock
     lock = resolved.with_name(resolved.name + ".lock")
     try:

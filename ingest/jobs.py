@@ -1,4 +1,5 @@
-"""Resumable crawls: one Scrapy JOBDIR per spider, next to the database unless told otherwise.
+"""Resumable crawls: one Scrapy JOBDIR per database and spider, next to the database unless
+told otherwise.
 
 Scrapy keeps the scheduler queue, the dupefilter's fingerprints and ``spider.state`` in JOBDIR
 and picks them up when a crawl starts with the same JOBDIR. ``ingest crawl`` always gives a
@@ -8,6 +9,7 @@ without ``--resume`` starts from an empty one, and a finished crawl removes its 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import shutil
 from pathlib import Path
@@ -24,8 +26,19 @@ class NotAJobDir(Exception):
 
 
 def job_dirs(db_path: Path, spiders: list[str], base: Path | None = None) -> dict[str, Path]:
-    """``<base>/<spider>`` for each spider; ``base`` defaults to ``jobs/`` beside the database."""
-    root = base if base is not None else db_path.parent / JOBS_DIRNAME
+    """Each spider's JOBDIR for crawls into ``db_path``: ``jobs/<db file name>/<spider>`` beside
+    the database, or ``<base>/<db file name>-<hash of its full path>/<spider>``.
+
+    Per database as well as per spider, as the crawl lock is: with ``jobs/<spider>`` a crawl of
+    ``b.db`` discarded the live state of a crawl of ``a.db`` in the same folder. A ``base`` may
+    be shared by databases of any folder, hence the hash there.
+    """
+    resolved = db_path.resolve()
+    if base is None:
+        root = resolved.parent / JOBS_DIRNAME / resolved.name
+    else:
+        digest = hashlib.sha256(str(resolved).encode()).hexdigest()[:12]
+        root = base / f"{resolved.name}-{digest}"
     return {name: root / name for name in spiders}
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import threading
 import time
@@ -202,8 +203,26 @@ class ArticleStages:
 _worker_stages: ArticleStages | None = None
 
 
-def _init_worker(settings: dict[str, Any], pipelines: list[str]) -> None:
+# Seconds between a worker's checks that the crawl that started it is still alive.
+PARENT_POLL_INTERVAL = 0.5
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Thread body: end this worker once ``parent`` has died (its pid is then no longer our
+    parent's: the orphan was adopted by init or a subreaper). A crawl killed outright (SIGKILL,
+    the OOM killer) never shuts its pool down; its workers (about 135 MB each) and, through
+    their end of its pipe, the multiprocessing resource tracker ran on forever."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_INTERVAL)
+    os._exit(1)  # no clean-up to do: the crawl that wanted the results is gone
+
+
+def _init_worker(settings: dict[str, Any], pipelines: list[str], parent: int = 0) -> None:
     global _worker_stages
+    if parent:  # first: a crawl killed while workers start leaves none behind either
+        threading.Thread(
+            target=_exit_with_parent, args=(parent,), name="parent-watch", daemon=True
+        ).start()
     _worker_stages = ArticleStages(settings, pipelines)
     _worker_stages.collect_logs(str(settings.get("LOG_LEVEL", "INFO")))
     from pipelines.language import langdetect_languages
@@ -259,7 +278,7 @@ class StagePool:
             self.workers,
             mp_context=get_context("spawn"),
             initializer=_init_worker,
-            initargs=(self.settings, self.pipelines),
+            initargs=(self.settings, self.pipelines, os.getpid()),
         )
         self.ready = [self.executor.submit(_ready) for _ in range(self.workers)]
 

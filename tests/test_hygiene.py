@@ -11,12 +11,14 @@ import logging
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,9 +29,11 @@ from scrapy.utils.test import get_crawler
 from ingest.cli import cli
 from ingest.db import open_db
 from ingest.extract import Page
+from ingest.jobs import job_dirs
 from ingest.logformatter import IngestLogFormatter
+from ingest.mirror import MirrorServer, mirror_root, serve
 
-from .crawl_helpers import clean_env
+from .crawl_helpers import clean_env, crawl, crawl_command
 
 ENDLESS = "with recursive c(x) as (select 1 union all select x + 1 from c) select count(*) from c"
 CHILD_TIMEOUT = 60  # seconds any child process of these tests may take
@@ -291,3 +295,132 @@ def test_processes_opening_a_new_database_at_once_all_succeed(tmp_path: Path) ->
         db = open_db(path, read_only=True)
         assert db.table("articles").exists()
         db.close()
+
+
+def test_a_crawl_into_random_bytes_says_so_and_exits_1(tmp_path: Path) -> None:
+    path = tmp_path / "random.db"
+    path.write_bytes(os.urandom(100_000))
+    before = path.read_bytes()
+    result = ingest("crawl", "rbc", "--db", path)
+    assert result.exit_code == 1, result.output
+    assert "is not a news-ingest database (file is not a database)" in result.output
+    assert "--resume" not in result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert path.read_bytes() == before
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes read-only files")
+def test_a_crawl_into_a_read_only_database_says_so(empty_db: Path) -> None:
+    empty_db.chmod(0o444)
+    result = ingest("crawl", "rbc", "--db", empty_db)
+    assert result.exit_code == 1, result.output
+    assert "readonly" in result.output
+    assert "--resume" not in result.output
+
+
+# 6. Two databases, one folder: job state per database and spider
+
+
+def test_job_state_is_per_database_and_spider(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.db", tmp_path / "b.db"
+    assert job_dirs(a, ["rbc"])["rbc"] != job_dirs(b, ["rbc"])["rbc"]
+    assert job_dirs(a, ["rbc"])["rbc"].parent.parent == tmp_path / "jobs"
+    # An explicit --jobdir may be shared by databases of the same name in other folders.
+    other = tmp_path / "elsewhere" / "a.db"
+    base = tmp_path / "state"
+    assert job_dirs(a, ["rbc"], base)["rbc"] != job_dirs(other, ["rbc"], base)["rbc"]
+    assert job_dirs(a, ["rbc", "feed"])["rbc"].parent == job_dirs(a, ["feed"])["feed"].parent
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[MirrorServer]:
+    with serve(mirror_root("rbc")) as running:
+        yield running
+
+
+def test_a_crawl_of_one_database_leaves_anothers_state_alone(
+    server: MirrorServer, tmp_path: Path
+) -> None:
+    a, b = tmp_path / "a.db", tmp_path / "b.db"
+    a_state = job_dirs(a, ["rbc"])["rbc"]
+    a_state.mkdir(parents=True)
+    for name in ("requests.seen", "spider.state"):  # as a crawl stopped by Ctrl+C leaves it
+        (a_state / name).write_bytes(b"a's crawl\n")
+    crawl(b, server.url, "-a", "limit=3")
+    assert (a_state / "requests.seen").read_bytes() == b"a's crawl\n"
+    assert not job_dirs(b, ["rbc"])["rbc"].exists()  # b finished: its own state is gone
+
+
+# 7. Orphaned workers
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below ``pid`` (workers and the resource tracker), from /proc."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] != "Z":
+            parents[int(stat.parent.name)] = int(fields[1])
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def test_workers_exit_when_their_crawl_is_killed(server: MirrorServer, tmp_path: Path) -> None:
+    db = tmp_path / "news.db"
+    slow = ["-s", "CONCURRENT_REQUESTS=1", "-s", "DOWNLOAD_DELAY=0.3", "-s", "INGEST_BATCH_SIZE=1"]
+    process = subprocess.Popen(
+        crawl_command(db, server.url, "--full", *slow),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**clean_env(), "INGEST_WORKERS": "2", "INGEST_POOL_AFTER": "0"},
+    )
+    workers: set[int] = set()
+    try:
+        deadline = time.monotonic() + CHILD_TIMEOUT
+        # Two workers and the resource tracker, and pages going through them.
+        while len(workers := descendants(process.pid)) < 3 or stored(db) < 2:
+            assert process.poll() is None, "the crawl ended before it could be killed"
+            assert time.monotonic() < deadline, f"no pool in time: {workers}"
+            time.sleep(0.1)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while any(alive(p) for p in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        leftover = sorted(p for p in workers if alive(p))
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        for pid in workers:  # ours to clean up, by pid, before failing
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+    assert not leftover, f"outlived the killed crawl: {leftover}"
+
+
+def stored(db: Path) -> int:
+    if not db.exists():
+        return 0
+    try:
+        database = open_db(db, read_only=True)
+    except sqlite3.Error:
+        return 0
+    try:
+        return database.table("articles").count if database.table("articles").exists() else 0
+    finally:
+        database.close()

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from ingest.db import open_db
+from ingest.jobs import job_dirs
 from ingest.mirror import MirrorServer, mirror_root, serve
 
 from .crawl_helpers import CRAWL_TIMEOUT, clean_env, crawl, crawl_command, last_run
@@ -93,7 +94,7 @@ def test_an_interrupted_crawl_resumes_to_the_same_articles(
     partial = bodies(db_path)
     assert STOP_AFTER <= len(partial) < len(reference["bodies"])
     assert first["stats"]["ingest/stored"] == len(partial)
-    assert (tmp_path / "jobs" / "rbc" / "requests.seen").is_file()
+    assert (job_dirs(db_path, ["rbc"])["rbc"] / "requests.seen").is_file()
 
     stats = crawl(db_path, server.url, "--full", "--resume")
     second = last_run(db_path)
@@ -103,7 +104,7 @@ def test_an_interrupted_crawl_resumes_to_the_same_articles(
     downloaded = "ingest/incremental/downloaded"
     assert first["stats"][downloaded] + stats[downloaded] == reference["stats"][downloaded]
     assert stats.get("ingest/dropped/duplicate", 0) == 0
-    assert not (tmp_path / "jobs" / "rbc").exists()  # finished: nothing left to resume
+    assert not job_dirs(db_path, ["rbc"])["rbc"].exists()  # finished: nothing left to resume
 
 
 def test_resume_keeps_the_article_limit(server: MirrorServer, tmp_path: Path) -> None:

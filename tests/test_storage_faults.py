@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from ingest.db import open_db
-from ingest.jobs import was_killed
+from ingest.jobs import job_dirs, was_killed
 from ingest.mirror import MirrorServer, mirror_root, serve
 
 from .crawl_helpers import CRAWL_TIMEOUT, clean_env, crawl, crawl_command, last_run
@@ -238,7 +238,7 @@ def test_a_write_lock_longer_than_the_lock_timeout_stops_the_crawl_cleanly(
     # The end of the run could not be recorded (the lock was still held): counted and logged.
     assert last_run(db_path)["finish_reason"] is None
     assert "could not record the end of run" in done.stderr
-    assert not (tmp_path / "jobs" / "rbc").exists()  # a resume would skip unstored pages
+    assert not job_dirs(db_path, ["rbc"])["rbc"].exists()  # a resume would skip unstored pages
     rerun_completes(db_path, server, reference)
 
 
@@ -369,7 +369,7 @@ def test_sigkill_in_a_batch_then_resume(
     assert 1 <= len(partial["bodies"]) < len(reference["bodies"])
     assert len(partial["bodies"]) % KILL_BATCH == 0  # whole batches only
     assert last_run(db_path)["finished_at"] is None
-    jobdir = tmp_path / "jobs" / "rbc"
+    jobdir = job_dirs(db_path, ["rbc"])["rbc"]
     assert (jobdir / "requests.seen").is_file()
 
     result = subprocess.run(
