@@ -92,26 +92,34 @@ def test_ctrl_c_stops_a_running_query_at_once(empty_db: Path) -> None:
     assert "Traceback" not in err
 
 
+# ``python -m ingest`` that writes its peak RSS (VmHWM, KiB) to argv[1] as it exits. Not wait4's
+# ru_maxrss: that includes the forked copy of this (large) pytest process before its exec.
+PEAK_REPORTING = """
+import atexit, runpy, sys
+from pathlib import Path
+report = Path(sys.argv.pop(1))
+def peak():
+    status = Path("/proc/self/status").read_text().splitlines()
+    report.write_text(next(l.split()[1] for l in status if l.startswith("VmHWM:")))
+atexit.register(peak)
+sys.argv[0] = "ingest"
+runpy.run_module("ingest", run_name="__main__", alter_sys=True)
+"""
+
+
 def run_measured(tmp_path: Path, *args: str | Path, **env: str) -> tuple[int, str, int]:
-    """``python -m ingest ARGS`` to its end: exit status, stderr, peak RSS in KiB (its own,
-    from wait4: RUSAGE_CHILDREN would be the largest of every child this test run waited for)."""
-    err_path = tmp_path / "stderr.txt"
-    with err_path.open("w") as err:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "ingest", *(str(a) for a in args)],
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-            env={**clean_env(), **env},
-        )
-        deadline = time.monotonic() + CHILD_TIMEOUT
-        while (done := os.wait4(child.pid, os.WNOHANG))[0] == 0:
-            if time.monotonic() > deadline:
-                child.kill()
-                os.wait4(child.pid, 0)
-                pytest.fail("the query did not end in time")
-            time.sleep(0.05)
-    child.returncode = os.waitstatus_to_exitcode(done[1])  # reaped here, not by Popen
-    return child.returncode, err_path.read_text(), done[2].ru_maxrss
+    """``python -m ingest ARGS`` to its end: exit status, stderr, peak RSS in KiB."""
+    peak = tmp_path / "peak.txt"
+    result = subprocess.run(
+        [sys.executable, "-c", PEAK_REPORTING, str(peak), *(str(a) for a in args)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=CHILD_TIMEOUT,
+        check=False,
+        env={**clean_env(), **env},
+    )
+    return result.returncode, result.stderr, int(peak.read_text())
 
 
 def test_a_huge_value_is_refused_not_allocated(empty_db: Path, tmp_path: Path) -> None:
