@@ -554,18 +554,21 @@ def translations(story: str, db_path: Path | None, fmt: str) -> None:
     help="Interface to listen on; anything but loopback publishes the database.",
 )
 def serve(db_path: Path | None, port: int, host: str) -> None:
-    """Browse the database in Datasette: full-text search and facets on articles.
+    """Browse the database in Datasette: search by lemma at /-/search, a readable view of each
+    article, full-text search and facets on articles.
 
     The file is served immutable (read-only, never locked): restart after a crawl to see its
-    articles. The metadata from ingest.datasette_metadata describes every table and column.
-    Stops with Ctrl-C.
+    articles. The metadata from ingest.datasette_metadata describes every table and column;
+    the plugin ingest.datasette_plugin adds the search page and the article view. Stops with
+    Ctrl-C.
 
     Example: ingest serve --db data/demo.db --port 8001
     """
     from datasette.cli import cli as datasette_cli
     from datasette.plugins import pm
 
-    from ingest.datasette_metadata import datasette_metadata
+    from ingest import datasette_plugin
+    from ingest.datasette_metadata import TRUNCATE_CELLS, datasette_metadata
 
     path = db_path or default_db_path()
     if not path.is_file():
@@ -581,8 +584,12 @@ def serve(db_path: Path | None, port: int, host: str) -> None:
         settings = _settings()
         time_limit_ms = round(settings.INGEST_QUERY_SERVE_TIME_LIMIT * 1000)
         args += ["--setting", "sql_time_limit_ms", str(time_limit_ms)]
+        # Table pages show the start of each long text (body, body_html), not all of it.
+        args += ["--setting", "truncate_cells_html", str(TRUNCATE_CELLS)]
         limits = ServeLimits(settings.INGEST_QUERY_MAX_LENGTH, settings.INGEST_QUERY_MEMORY_LIMIT)
         pm.register(limits, name=limits.__name__)
+        # Search by lemma (/-/search, ingest_match), the article view, tooltips; templates too.
+        pm.register(datasette_plugin, name=datasette_plugin.__name__)
         limit_process_memory(settings.INGEST_QUERY_MEMORY_LIMIT)
         datasette_cli.main(args=args, prog_name="ingest serve", standalone_mode=False)
 

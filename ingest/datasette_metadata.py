@@ -1,9 +1,14 @@
-"""Datasette metadata for ``ingest serve``: a description of every table and column, facets and
-full-text search on articles. Built from code so the database name can follow the file name."""
+"""Datasette metadata for ``ingest serve``: a description of every table and column (shown as
+column-header tooltips by ingest/datasette_plugin), facets and full-text search on articles.
+Built from code so the database name can follow the file name."""
 
 from __future__ import annotations
 
 from typing import Any
+
+# Characters of a text cell a table page shows (Datasette's truncate_cells_html): the start of
+# body and body_html, not the whole article in every row. The article view shows it all.
+TRUNCATE_CELLS = 200
 
 TABLES: dict[str, tuple[str, dict[str, str]]] = {
     "articles": (
@@ -89,11 +94,13 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
         {
             "id": "Run identifier: start time plus a random suffix",
             "spider": "Spider that ran",
-            "trigger": "What started it: manual, scheduled or demo",
+            "trigger": "What started it: manual, scheduled, scrapyd or demo",
             "args": "Spider arguments, JSON object",
             "started_at": "Start time, ISO 8601 UTC",
             "finished_at": "End time, ISO 8601 UTC",
             "finish_reason": "Scrapy's finish reason (finished, shutdown, ...)",
+            "crawl_id": "The crawl this run belongs to: the frontier workers' runs and the "
+            "writer's of one crawl shared through Redis (--frontier) have the same id",
             "stats": (
                 "The crawl's Scrapy stats as JSON; drops are ingest/dropped/<reason>, body and "
                 "title sources ingest/extraction/body|title/<source>, a site's share of bodies "
