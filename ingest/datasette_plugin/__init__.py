@@ -209,8 +209,11 @@ async def search_view(datasette: Any, request: Any) -> Any:
             hits, by_lemma = await db.execute_fn(
                 _time_limited(datasette, lambda conn: search_hits(conn, query, lang, limit))
             )
-        except sqlite3.OperationalError as failure:  # interrupted by the time limit
+        except sqlite3.OperationalError as failure:
             error = f"The search failed: {failure}"
+            if "interrupted" in str(failure):  # Datasette's sql_time_limit_ms
+                limit_ms = datasette.setting("sql_time_limit_ms")
+                error = f"The search took longer than {limit_ms} ms: try fewer words."
     for hit in hits:
         hit["href"] = article_href(datasette, db.name, hit["url"])
     context = {
