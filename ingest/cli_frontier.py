@@ -44,7 +44,7 @@ def store(
     """
     from ingest.frontier import FrontierError
     from ingest.frontier import store as drain
-    from ingest.locks import hold_spider_locks
+    from ingest.locks import SpiderLocked, SpiderLockedError
 
     logging.basicConfig(
         level=logging.INFO,
@@ -52,10 +52,10 @@ def store(
         stream=sys.stderr,
     )
     db = db_path or default_db_path()
-    if crawl_id:
-        hold_spider_locks(db, [crawl_id])  # one writer per crawl and database
-    try:
+    try:  # holds <db>.<crawl>.lock while draining: one writer per crawl and database
         status = drain(source, db, crawl_id, wait=wait, settings_overrides=_pairs(sets, "-s"))
     except FrontierError as exc:
         raise click.ClickException(str(exc)) from exc
+    except SpiderLocked as busy:
+        raise SpiderLockedError(f"{busy}; not starting a second writer") from busy
     sys.exit(status)

@@ -51,6 +51,7 @@ from twisted.internet import task
 
 from ingest.dates import utc_now_iso
 from ingest.items import ArticleItem, Image
+from ingest.locks import lock_path, spider_lock
 
 logger = logging.getLogger(__name__)
 
@@ -493,9 +494,6 @@ def store(
     os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "ingest.settings")
     from scrapy.utils.project import get_project_settings
 
-    from pipelines.dedup import DedupPipeline
-    from pipelines.storage import SQLitePipeline
-
     settings = get_project_settings()
     settings.set("INGEST_DB", str(db_path), priority="cmdline")
     for name, value in (settings_overrides or {}).items():
@@ -512,6 +510,23 @@ def store(
             raise FrontierError(f"no crawl in {redacted(url)} after {wait:.0f} s")
         else:
             time.sleep(poll)
+    # One writer per crawl and database, whether the crawl was named or found: two would share
+    # the ``processing`` list, and one could delete the other's batch before it is committed.
+    try:
+        lock_path(db_path, crawl_id)
+    except ValueError as exc:  # a crawl id that cannot name a lock file
+        raise FrontierError(str(exc)) from exc
+    with spider_lock(db_path, crawl_id):  # SpiderLocked: another writer has it
+        return _drain(client, url, db_path, crawl_id, settings, poll)
+
+
+def _drain(
+    client: redis.Redis, url: str, db_path: Path, crawl_id: str, settings: Settings, poll: float
+) -> int:
+    """``store`` once the crawl is known and its lock held."""
+    from pipelines.dedup import DedupPipeline
+    from pipelines.storage import SQLitePipeline
+
     keys = Keys(crawl_id)
     spider = Spider(name=crawl_id)
     spider.run_args = {"role": "writer", "frontier": redacted(url)}  # type: ignore[attr-defined]

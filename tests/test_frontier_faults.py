@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
 import redis
 
 from ingest.db import open_db
@@ -214,3 +215,19 @@ def test_kill_a_worker_then_the_writer_and_every_article_is_stored_once(tmp_path
     )
     assert revisions == 0  # a batch stored again changed no row
     assert sum('"role": "writer"' in args for args, _ in runs) == 2
+
+
+def test_a_second_writer_of_the_same_crawl_and_database_is_refused(tmp_path: Path) -> None:
+    # Two writers would share the crawl's `processing` list: one could delete the other's batch
+    # before it is committed. The crawl is found in Redis, not named, and still locked.
+    from ingest.frontier import store
+    from ingest.locks import SpiderLocked, spider_lock
+
+    db = tmp_path / "shared.db"
+    with running_redis(tmp_path / "redis") as (url, _):
+        client = redis.Redis.from_url(url)
+        client.sadd(Keys("rbc").workers, "w0")
+        client.lpush(Keys("rbc").items, b"{}")
+        with spider_lock(db, "rbc"), pytest.raises(SpiderLocked):
+            store(url, db, wait=5)
+        assert client.llen(Keys("rbc").items) == 1  # nothing taken
