@@ -272,7 +272,7 @@ def crawl(
     uncounted = {name: n for name, stats in results.items() if (n := uncounted_errors(stats))}
     for name, n in uncounted.items():
         click.echo(
-            f"{name}: {n} error(s) in the log that no counted drop accounts for: pages may "
+            f"{name}: {n} error(s) in the log beyond the counted losses: pages may "
             "be lost without a reason; see the ERROR lines",
             err=True,
         )

@@ -33,5 +33,5 @@ def test_a_crawl_with_an_uncounted_error_exits_non_zero(tmp_path: Path) -> None:
             env=clean_env(),
         )
     assert result.returncode == UNCOUNTED_STATUS, result.stderr[-3000:]
-    assert "1 error(s) in the log that no counted drop accounts for" in result.stderr
+    assert "1 error(s) in the log beyond the counted losses" in result.stderr
     assert "39 stored" in result.stdout  # the crawl itself went on to the end
