@@ -12,8 +12,8 @@ from pathlib import Path
 import sqlite_utils
 from sqlite_utils.db import Table
 
-DEFAULT_DB = Path("data") / "news.db"
-DB_ENVVAR = "INGEST_DB"
+from ingest.schema import DB_ENVVAR as DB_ENVVAR  # re-exported: ingest/cli.py
+from ingest.schema import DEFAULT_DB
 
 migrations = sqlite_utils.Migrations("ingest")
 
@@ -181,7 +181,8 @@ def reindex(db: sqlite_utils.Database) -> int:
 
 
 def default_db_path() -> Path:
-    """``$INGEST_DB`` when set, else ``data/news.db`` under the working directory."""
+    """``$INGEST_DB`` when set, else ``DEFAULT_DB`` (``data/news.db``) under the working
+    directory."""
     return Path(os.environ.get(DB_ENVVAR) or DEFAULT_DB)
 
 
@@ -214,7 +215,9 @@ def open_db(
     # Under the lock: a database another process is creating is not taken for a foreign one.
     with _first_open_lock(db_path):
         check_database(db_path)  # before the journal mode or a migration touches the file
-        db = sqlite_utils.Database(db_path)
+        # Any thread may use the connection, one at a time: a crawl opens its writer connection
+        # and hands it to the writer thread (ingest/dbfaults.py, DbWriter).
+        db = sqlite_utils.Database(sqlite3.connect(db_path, check_same_thread=False))
         try:
             db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
             db.enable_wal()

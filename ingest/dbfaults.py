@@ -13,20 +13,34 @@ Two database failures are not about one page and cannot be dropped like a bad pa
 Either way the failed transaction was rolled back (nothing half-written), the fault is counted
 (``ingest/db/<reason>``, ``ingest/db/halted`` = the reason), logged, and the crawl is closed with
 the reason as its finish reason; what could not be stored is counted as
-``ingest/dropped/<reason>``. The crawl thread waits while it retries: downloads pause too, which
-is what should happen when nothing can be stored.
+``ingest/dropped/<reason>``.
+
+Nothing here waits on the crawl (reactor) thread: a crawl's writes (storage batches, ``seen``
+rows, the run's record) go through ``DbWriter``, one connection owned by one thread, which waits
+out locks in that thread; the reactor goes on downloading meanwhile, and storage holds what
+waits for the writer up to a cap (``pipelines/storage.py``). Reads on the crawl thread (the
+incremental check, dedup) share one read-only connection, which WAL never blocks on a writer.
 """
 
 from __future__ import annotations
 
 import logging
 import sqlite3
+import sys
 import time
+import weakref
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, TypeVar
 
 from scrapy.crawler import Crawler
 from scrapy.utils.defer import deferred_from_coro
+from sqlite_utils import Database
+from twisted.internet.defer import Deferred
+from twisted.python.threadable import isInIOThread
+
+from ingest.db import default_db_path, open_db
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +62,7 @@ class StorageFault(Exception):
         super().__init__(f"{what}: {cause} ({reason})")
         self.reason = reason
         self.what = what
+        self.cause = cause
 
 
 def fault_reason(exc: sqlite3.Error) -> str | None:
@@ -127,6 +142,119 @@ class DbGuard:
         if count and (reason := self.halted) is not None:
             self.stats.inc_value(f"ingest/dropped/{reason}", count)
             logger.warning("%d article(s) not stored: the crawl stopped (%s)", count, reason)
+
+
+def on_reactor() -> bool:
+    """True on the thread of a running Twisted reactor (a crawl), where nothing may wait. A
+    pipeline driven without one (``ingest store``, tests) waits for its writes instead. The
+    reactor module is looked up, never imported: importing it would install one."""
+    reactor = sys.modules.get("twisted.internet.reactor")
+    return bool(reactor is not None and getattr(reactor, "running", False) and isInIOThread())  # type: ignore[no-untyped-call]
+
+
+class DbWriter:
+    """One crawl's writer connection, opened, used and closed by one thread of its own, and the
+    read-only connection the crawl thread reads through. Shared by storage, the incremental
+    middleware and dedup (``DbWriter.of(crawler)``); each user ``acquire``s it and ``release``s
+    it, and the last release closes both connections. Jobs run one at a time, in the order
+    submitted, each a whole transaction under ``DbGuard``'s lock policy. Once a job met a
+    storage fault, the jobs after it fail with that fault at once instead of waiting again."""
+
+    def __init__(self, crawler: Crawler, path: str | Path) -> None:
+        self.crawler = crawler
+        self.path = Path(path)
+        self.guard = DbGuard(crawler)
+        self.users = 0
+        self.fault: StorageFault | None = None  # the first fault a job met (writer thread)
+        self.db: Database | None = None  # used on the writer thread only
+        self._reader: Database | None = None  # used on the crawl thread only
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-db-writer")
+
+    @classmethod
+    def of(cls, crawler: Crawler, path: str | Path | None = None) -> DbWriter:
+        """The crawl's writer (made on first use; ``INGEST_DB`` unless ``path``)."""
+        writer = _WRITERS.get(crawler)
+        if writer is None:
+            if path is None:
+                path = crawler.settings.get("INGEST_DB") or default_db_path()
+            writer = _WRITERS[crawler] = cls(crawler, path)
+        return writer
+
+    def acquire(self) -> None:
+        """Open the database (creating and migrating it) for one more user; waits."""
+        self.users += 1
+        if self.db is None:
+            self.submit(self._open).result()
+
+    def _open(self) -> None:
+        self.db = open_db(self.path, busy_timeout=self.guard.busy_timeout)
+
+    def release(self) -> Future[None]:
+        """One user less; the last one closes both connections once every job is done."""
+        self.users -= 1
+        if self.users > 0:
+            return self.submit(lambda: None)
+        if _WRITERS.get(self.crawler) is self:
+            del _WRITERS[self.crawler]
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+        done = self.submit(self._close)
+        self._thread.shutdown(wait=False)
+        return done
+
+    def _close(self) -> None:
+        if self.db is not None:
+            self.db.close()
+            self.db = None
+
+    def reader(self) -> Database | None:
+        """The read-only connection of the crawl thread; None while the file does not exist."""
+        if self._reader is None and self.path.exists():
+            self._reader = open_db(self.path, read_only=True)
+        return self._reader
+
+    def submit(self, job: Callable[[], T]) -> Future[T]:
+        """Run ``job`` on the writer thread after those submitted before it."""
+        return self._thread.submit(job)
+
+    def write(self, transaction: Callable[[Database], T], what: str) -> Future[T]:
+        """Run ``transaction(db)`` on the writer thread under the lock policy; its future
+        raises ``StorageFault`` when the database stays locked or is full."""
+
+        def job() -> T:
+            if self.fault is not None:
+                raise StorageFault(self.fault.reason, what, self.fault.cause)
+            db = self.db
+            assert db is not None, "DbWriter.write before acquire"
+            try:
+                return self.guard.run(lambda: transaction(db), what)
+            except StorageFault as fault:
+                self.fault = fault
+                raise
+
+        return self.submit(job)
+
+
+# The writer of each running crawl.
+_WRITERS: weakref.WeakKeyDictionary[Crawler, DbWriter] = weakref.WeakKeyDictionary()
+
+
+def deferred(future: Future[T]) -> Deferred[T]:
+    """A Deferred fired on the reactor thread with ``future``'s outcome."""
+    from twisted.internet import reactor
+
+    result: Deferred[T] = Deferred()
+
+    def fire(done: Future[T]) -> None:
+        error = done.exception()
+        if error is None:
+            result.callback(done.result())
+        else:
+            result.errback(error)
+
+    future.add_done_callback(lambda done: reactor.callFromThread(fire, done))
+    return result
 
 
 def final_reason(stats: dict[str, Any]) -> str:

@@ -8,7 +8,8 @@ entry (``meta["lastmod"]``) is newer than anything known about it, or it was pub
 again, the request is conditional (ETag, Last-Modified), and a 304 is a counted skip. Every skip
 raises ``SkippedRequest`` (an ``IgnoreRequest``) and counts ``ingest/skipped/<reason>``; every
 download counts ``ingest/incremental/<why>``; a URL the spider asks for twice in one crawl is
-downloaded once (``incremental/asked_twice``).
+downloaded once (``incremental/asked_twice``). The ``seen`` rows are written by the crawl's
+writer thread (``ingest/dbfaults.py``), gathered while it is busy, never on the crawl thread.
 """
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ from scrapy.http import Response
 from scrapy.statscollectors import StatsCollector
 from scrapy.utils.job import job_dir
 from sqlite_utils import Database
+from twisted.python.failure import Failure
 
 from ingest.dates import parse_iso, utc_now_iso
-from ingest.db import open_db
-from ingest.dbfaults import DbGuard, StorageFault
+from ingest.dbfaults import DbWriter, StorageFault, deferred, on_reactor
+from ingest.schema import DEFAULT_DB
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +93,8 @@ class IncrementalMiddleware:
 
     Reads ``INGEST_DB``, ``INGEST_INCREMENTAL`` (False: download every article, as
     ``ingest crawl --full``), ``INGEST_REFRESH_WINDOW`` (seconds) and ``JOBDIR``. Writes one
-    ``seen`` row per article URL it asks a server about. With incremental off it still records
+    ``seen`` row per article URL it asks a server about, through the writer thread: the rows
+    gathered while it is busy go in one transaction. With incremental off it still records
     ``seen`` and still skips an article already downloaded in this crawl.
     """
 
@@ -102,11 +105,12 @@ class IncrementalMiddleware:
         self.stats: StatsCollector = crawler.stats
         self.enabled = settings.getbool("INGEST_INCREMENTAL", True)
         self.window = timedelta(seconds=settings.getfloat("INGEST_REFRESH_WINDOW", 6 * 3600))
-        self.db_path = settings.get("INGEST_DB", "data/news.db")
+        self.db_path = settings.get("INGEST_DB") or str(DEFAULT_DB)
         jobdir = job_dir(settings)
         self.state_file = Path(jobdir, STATE_FILE) if jobdir else None
-        self.db: Database | None = None
-        self.guard = DbGuard(crawler)  # locked / full database: ingest/dbfaults.py
+        self.writer: DbWriter | None = None  # the crawl's, shared with storage
+        self.rows: dict[str, dict[str, Any]] = {}  # seen rows for the writer's next job
+        self.writing = False  # a job of seen rows is with the writer
         # This crawl's decisions: a spider may ask for one URL twice (a feed's change date
         # arriving after a listing's request without one).
         self.fetched: set[str] = set()
@@ -120,18 +124,27 @@ class IncrementalMiddleware:
         return middleware
 
     def spider_opened(self, spider: Spider) -> None:
-        self.db = open_db(self.db_path, busy_timeout=self.guard.busy_timeout)
+        self.writer = DbWriter.of(self.crawler, self.db_path)
+        self.writer.acquire()
         if self.state_file is not None and self.state_file.is_file():
             state = json.loads(self.state_file.read_text("utf-8"))
             self.fetched = set(state.get("fetched", []))
 
-    def spider_closed(self, spider: Spider) -> None:
+    def spider_closed(self, spider: Spider) -> Any:
         if self.state_file is not None:
             state = {"fetched": sorted(self.fetched)}
             self.state_file.write_text(json.dumps(state), "utf-8")
-        if self.db is not None:
-            self.db.close()
-            self.db = None
+        self.log_counts()
+        writer, self.writer = self.writer, None
+        if writer is None:
+            return None
+        if self.rows and not writer.guard.halted:
+            rows, self.rows = list(self.rows.values()), {}
+            self.write_seen(writer, rows)  # after the job in progress, in order
+        released = writer.release()
+        return deferred(released) if on_reactor() else released.result()
+
+    def log_counts(self) -> None:
         counts = {
             k.removeprefix("ingest/"): v
             for k, v in sorted(self.stats.get_stats().items())
@@ -145,15 +158,20 @@ class IncrementalMiddleware:
 
     def known(self, url: str) -> Known | None:
         """The seen row of ``url`` joined with its stored article, or None (new or forgotten)."""
-        if self.db is None:
+        db = self.reader()
+        if db is None:
             return None
-        row = self.db.execute(
+        row = db.execute(
             "select s.etag, s.last_modified, s.lastmod, a.published, a.modified "
             "from seen s join articles a on a.url = s.url or a.fetched_url = s.url "
             "where s.url = ? limit 1",
             [url],
         ).fetchone()
         return Known(*row) if row else None
+
+    def reader(self) -> Database | None:
+        """The crawl thread's read-only connection (WAL: a writer never blocks it)."""
+        return self.writer.reader() if self.writer is not None else None
 
     def skip(self, url: str, reason: str, *, count: bool = True) -> SkippedRequest:
         """Count (``ingest/skipped/<reason>``) and log a skip; the caller raises the result."""
@@ -213,11 +231,17 @@ class IncrementalMiddleware:
     def record(
         self, url: str, status: int, lastmod: str | None, response: Response | None = None
     ) -> None:
-        """Upsert the ``seen`` row of ``url`` after the server answered."""
-        if self.db is None:
+        """Upsert the ``seen`` row of ``url`` after the server answered (soon: the writer
+        thread writes it)."""
+        db = self.reader()
+        if db is None:
             return
         now = utc_now_iso()
-        old = self.db.execute("select lastmod from seen where url = ?", [url]).fetchone()
+        pending = self.rows.get(url)
+        if pending is not None:
+            old = (pending["lastmod"],)
+        else:
+            old = db.execute("select lastmod from seen where url = ?", [url]).fetchone()
         latest = newest(old[0] if old else None, lastmod)
         row: dict[str, Any] = {
             "url": url,
@@ -234,13 +258,44 @@ class IncrementalMiddleware:
                 "body_hash": hashlib.sha256(response.body).hexdigest(),
                 "fetched_at": now,
             }
-        if self.guard.halted:  # closing on a storage fault: the response still goes on
+        writer = self.writer
+        if writer is None or writer.guard.halted:  # closing on a storage fault: no more rows
             return
-        db = self.db
-        try:
-            self.guard.run(lambda: db.table("seen").upsert(row, pk="url"), "seen")
-        except StorageFault as fault:
-            self.guard.halt(fault)
+        self.rows[url] = {**pending, **row} if pending else row
+        if not self.writing:
+            rows, self.rows = list(self.rows.values()), {}
+            self.write_seen(writer, rows)
+
+    def write_seen(self, writer: DbWriter, rows: list[dict[str, Any]]) -> None:
+        """One transaction of ``seen`` rows on the writer thread; the rows gathered meanwhile
+        follow when it is done. Without a reactor, waits for it."""
+
+        def upsert(db: Database) -> None:
+            seen = db.table("seen")
+            with db.atomic():
+                for row in rows:  # each its own columns: a 304 keeps the stored etag
+                    seen.upsert(row, pk="url")
+
+        future = writer.write(upsert, "seen")
+        if not on_reactor():
+            try:
+                future.result()
+            except StorageFault as fault:
+                writer.guard.halt(fault)
+            return
+        self.writing = True
+        deferred(future).addBoth(self.seen_written, writer)
+
+    def seen_written(self, outcome: object, writer: DbWriter) -> None:
+        self.writing = False
+        if isinstance(outcome, Failure):
+            if isinstance(outcome.value, StorageFault):
+                writer.guard.halt(outcome.value)
+                return
+            logger.error("seen rows not written: %s", outcome.value)
+        if self.rows and self.writer is writer and not writer.guard.halted:
+            rows, self.rows = list(self.rows.values()), {}
+            self.write_seen(writer, rows)
 
     def site_of(self, url: str) -> str:
         """The declared site's name, as in ``articles.site``; the host for unknown sites."""

@@ -17,9 +17,10 @@ from sqlite_utils import Database
 
 from ingest import search_index
 from ingest.db import open_db
+from ingest.schema import ARTICLE_JSON_COLUMNS
 
 # Columns whose stored value is JSON text (authors, tags, text flags; hreflang -> URL).
-JSON_COLUMNS = ("authors", "tags", "alternates", "flags")
+JSON_COLUMNS = ARTICLE_JSON_COLUMNS
 # bm25 weights for title, lead and body: a word in the headline says more than one in the text.
 BM25_WEIGHTS = (4.0, 2.0, 1.0)
 
@@ -399,7 +400,8 @@ def export_rows(
 
 
 def decode_json_columns(row: dict[str, Any]) -> dict[str, Any]:
-    """``authors``, ``tags`` and ``alternates`` as lists/objects rather than JSON text."""
+    """The JSON columns (``authors``, ``tags``, ``alternates``, ``flags``) as lists and
+    objects rather than JSON text."""
     out = dict(row)
     for key in JSON_COLUMNS:
         if isinstance(out.get(key), str):

@@ -15,7 +15,9 @@ from scrapy.statscollectors import StatsCollector
 from sqlite_utils import Database
 
 from ingest.db import open_db
+from ingest.dbfaults import DbWriter
 from ingest.items import ArticleItem
+from ingest.schema import DEFAULT_DB
 from ingest.sites import Site, get_site
 from ingest.urls import canonical_url, on_site
 
@@ -68,20 +70,25 @@ class DedupPipeline:
     Every decision is logged at INFO.
     """
 
-    def __init__(self, stats: StatsCollector, db_path: str) -> None:
+    def __init__(self, stats: StatsCollector, db_path: str, writer: DbWriter | None = None) -> None:
         self.stats = stats
         self.db_path = db_path
+        self.writer = writer  # in a crawl: its read-only connection is the one dedup reads
         self.seen_urls: dict[str, Seen] = {}  # url -> what was stored under it, this crawl
         self.seen_hashes: dict[str, list[str]] = {}  # body hash -> urls, this crawl
-        self.db: Database | None = None  # read-only, opened once the storage pipeline made the file
+        self.db: Database | None = None  # without a writer: read-only, opened once the file is
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         assert crawler.stats is not None
-        return cls(crawler.stats, crawler.settings.get("INGEST_DB", "data/news.db"))
+        db_path = crawler.settings.get("INGEST_DB") or str(DEFAULT_DB)
+        return cls(crawler.stats, db_path, DbWriter.of(crawler, db_path))
 
     def stored(self, sql: str, params: list[str]) -> list[tuple[str | None, ...]]:
         """Rows of an earlier crawl (none before the database exists)."""
+        if self.writer is not None:
+            db = self.writer.reader()  # the crawl's reader, shared with the incremental check
+            return list(db.execute(sql, params).fetchall()) if db is not None else []
         if self.db is None:
             if not Path(self.db_path).exists():
                 return []
@@ -98,7 +105,7 @@ class DedupPipeline:
         return Seen(*rows[0]) if rows else None
 
     def close_spider(self) -> None:
-        if self.db is not None:
+        if self.db is not None:  # the crawl's reader is its writer's to close
             self.db.close()
 
     def own_site(self, item: ArticleItem, site: Site | None) -> None:

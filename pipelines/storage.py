@@ -1,5 +1,11 @@
 """Storage: articles, images and translations upserted in batched transactions; runs recorded.
 
+The batches are written by the crawl's writer thread (``ingest/dbfaults.py``, ``DbWriter``),
+never on the crawl thread: while the database is locked, downloads and the other pipelines go
+on, and up to ``INGEST_STORAGE_MAX_PENDING`` articles wait here for the writer; past that,
+``process_item`` waits too, and Scrapy's scraper slot stops taking new responses, so downloads
+pause and nothing is dropped.
+
 An article whose text changed keeps its old version in ``revisions``; one that did not change
 changes no row at all (not even ``fetched_at``: the ``seen`` table says when it was last checked).
 At most ``INGEST_MAX_REVISIONS`` revisions are kept per article: a body that changes on every
@@ -13,18 +19,21 @@ import json
 import logging
 import sqlite3
 import uuid
+from concurrent.futures import Future
 from dataclasses import fields
 from datetime import UTC, datetime
-from typing import Any, Self
+from typing import Any, Self, TypeVar, cast
 
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from sqlite_utils import Database
+from twisted.internet.defer import Deferred, DeferredList
+from twisted.python.failure import Failure
 
 from ingest.dates import utc_now_iso
-from ingest.db import open_db
-from ingest.dbfaults import DbGuard, StorageFault, final_reason
+from ingest.dbfaults import DbWriter, StorageFault, deferred, final_reason, on_reactor
 from ingest.items import ArticleItem, Image
+from ingest.schema import ARTICLE_COLUMNS, ARTICLE_JSON_COLUMNS, DEFAULT_DB
 from ingest.search_index import index_articles
 
 logger = logging.getLogger(__name__)
@@ -38,7 +47,7 @@ FETCH_COLUMNS = frozenset({"fetched_at", "run_id", "fetched_url"})
 INDEXED_COLUMNS = ("lang", "title", "lead", "body")
 # What a revision keeps of the version it replaces.
 REVISION_COLUMNS = ("body_hash", "title", "body", "body_html", "modified", "fetched_at", "run_id")
-ARTICLE_COLUMNS = tuple(f.name for f in fields(ArticleItem) if f.name not in NOT_COLUMNS)
+T = TypeVar("T")
 # The batch's stored state, one statement each; ? is a JSON list of URLs (or story ids).
 _SELECT_ARTICLES = "select * from articles where url in (select value from json_each(?))"
 _SELECT_IMAGES = (
@@ -64,25 +73,8 @@ _PRUNE_REVISIONS = (
     "delete from revisions where article_url = :url and id not in "
     "(select id from revisions where article_url = :url order by id desc limit :keep)"
 )
-# Every article row has the columns ARTICLE_COLUMNS (article_row). ON CONFLICT DO UPDATE
-# updates in place, so the FTS update trigger sees the change, as with sqlite-utils' upsert.
-# Many rows per statement (see _upsert_articles): {} is the VALUES list.
-_UPSERT_ARTICLES = (
-    f"insert into articles ({', '.join(ARTICLE_COLUMNS)}) values {{}} "  # noqa: S608  (fixed names)
-    "on conflict(url) do update set "
-    + ", ".join(f"{c} = excluded.{c}" for c in ARTICLE_COLUMNS if c != "url")
-)
-_ARTICLE_VALUES = "(" + ", ".join("?" * len(ARTICLE_COLUMNS)) + ")"
-# SQLite's default limit on parameters per statement (SQLITE_MAX_VARIABLE_NUMBER, >= 3.32).
-_MAX_PARAMETERS = 32_766
 WAL_CHECKPOINT_PAGES = 10_000  # pages of 4 kB
 _IMAGE_FIELDS = tuple(f.name for f in fields(Image))
-# The list and dict fields, stored as JSON text.
-_JSON_COLUMNS = tuple(
-    f.name
-    for f in fields(ArticleItem)
-    if f.name in ARTICLE_COLUMNS and f.default_factory in (list, dict)
-)
 _to_json = json.JSONEncoder(ensure_ascii=False).encode
 _UPSERT_TRANSLATION = (
     "insert into translations (story_id, lang, url) values (?, ?, ?) "
@@ -96,7 +88,7 @@ def article_row(item: ArticleItem) -> dict[str, Any]:
     deep-copies every list only for them to be serialised."""
     values = vars(item)
     row = {name: values[name] for name in ARTICLE_COLUMNS}
-    for key in _JSON_COLUMNS:
+    for key in ARTICLE_JSON_COLUMNS:
         value = row[key]
         if isinstance(value, list | dict):
             row[key] = _to_json(value)
@@ -109,21 +101,6 @@ def image_rows(item: ArticleItem) -> list[dict[str, Any]]:
         {"article_url": item.url, "position": n, **{f: getattr(img, f) for f in _IMAGE_FIELDS}}
         for n, img in enumerate(item.images)
     ]
-
-
-def _upsert_articles(conn: sqlite3.Connection, rows: list[dict[str, Any]]) -> int:
-    """Upsert ``rows`` in order, as few statements as the parameter limit allows; the rows
-    changed. Why not ``executemany``: each execution of a statement with triggers opens a
-    statement savepoint, and FTS5 writes its pending index to disk at every savepoint, so one
-    row per statement made one FTS segment per article and the merges that follow (0.30 ms of
-    SQLite per article; one statement per batch: 0.17 ms)."""
-    per_statement = _MAX_PARAMETERS // len(ARTICLE_COLUMNS)
-    changes = 0
-    for start in range(0, len(rows), per_statement):
-        chunk = rows[start : start + per_statement]
-        sql = _UPSERT_ARTICLES.format(", ".join([_ARTICLE_VALUES] * len(chunk)))
-        changes += conn.execute(sql, [row[c] for row in chunk for c in ARTICLE_COLUMNS]).rowcount
-    return changes
 
 
 def translation_rows(item: ArticleItem) -> list[dict[str, str]]:
@@ -141,6 +118,10 @@ class SQLitePipeline:
     each batch one transaction (an article, its images and translations land together or not at
     all), and records the crawl in ``runs`` with its final Scrapy stats.
 
+    In a crawl, batches go to the writer thread and ``process_item`` returns at once, unless
+    ``INGEST_STORAGE_MAX_PENDING`` articles already wait for it (then it waits for room).
+    Driven without a reactor (``ingest store``, tests), every call waits for its writes.
+
     Per article: ``ingest/stored/new``, ``ingest/stored/revised`` (body changed: the old version
     goes to ``revisions``), ``ingest/stored/updated`` (other fields changed) or
     ``ingest/unchanged`` (nothing written); ``ingest/stored`` counts the rows written and
@@ -150,15 +131,25 @@ class SQLitePipeline:
     def __init__(self, crawler: Crawler) -> None:
         settings = crawler.settings
         self.crawler = crawler
-        self.db_path = settings.get("INGEST_DB", "data/news.db")
-        self.batch_size = settings.getint("INGEST_BATCH_SIZE", 100)
+        self.db_path = settings.get("INGEST_DB") or str(DEFAULT_DB)
+        self.batch_size = max(1, settings.getint("INGEST_BATCH_SIZE", 100))
+        self.max_pending = max(
+            settings.getint("INGEST_STORAGE_MAX_PENDING", 1000), 2 * self.batch_size
+        )
         self.max_revisions = settings.getint("INGEST_MAX_REVISIONS", 100)
-        self.pruned = 0  # revisions the last batch written pruned
         self.trigger = settings.get("INGEST_TRIGGER", "manual")
         self.run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:8]
         self.buffer: list[ArticleItem] = []
-        self.db: Database | None = None
-        self.guard = DbGuard(crawler)  # locked / full database: ingest/dbfaults.py
+        self.writer = DbWriter.of(crawler, self.db_path)  # one writer connection, its thread
+        self.guard = self.writer.guard  # locked / full database: ingest/dbfaults.py
+        self.pending = 0  # articles handed to the writer, not yet written or dropped
+        self.writing: set[Deferred[None]] = set()  # the batches the writer has (in a crawl)
+        self.waiting: list[tuple[Deferred[ArticleItem], ArticleItem]] = []  # for room
+
+    @property
+    def db(self) -> Database | None:
+        """The writer connection; use it only when no batch is being written."""
+        return self.writer.db
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -167,61 +158,110 @@ class SQLitePipeline:
         return pipeline
 
     def open_spider(self) -> None:
-        self.db = open_db(self.db_path, busy_timeout=self.guard.busy_timeout)
-        # Checkpoint the WAL every ~40 MB, not 4: a crawl writes ~20 kB per article (row, FTS,
-        # indexes), and each checkpoint rewrites pages the next batches touch again (-8% time).
-        self.db.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
+        self.writer.acquire()
         spider = self.crawler.spider
-        args = getattr(spider, "run_args", {})
-        self.db.table("runs").insert(
-            {
-                "id": self.run_id,
-                "spider": spider.name if spider else "",
-                "trigger": self.trigger,
-                "args": json.dumps(args, default=str),
-                "started_at": utc_now_iso(),
-            }
-        )
+        run = {
+            "id": self.run_id,
+            "spider": spider.name if spider else "",
+            "trigger": self.trigger,
+            "args": json.dumps(getattr(spider, "run_args", {}), default=str),
+            "started_at": utc_now_iso(),
+        }
 
-    def process_item(self, item: ArticleItem) -> ArticleItem:
+        def start(db: Database) -> None:
+            # Checkpoint the WAL every ~40 MB, not 4: a crawl writes ~20 kB per article (row,
+            # FTS, indexes), and each checkpoint rewrites pages the next batches touch again.
+            db.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
+            db.table("runs").insert(run)
+
+        self.writer.submit(lambda: start(self._db())).result()
+
+    def _db(self) -> Database:
+        db = self.writer.db
+        assert db is not None, "the storage pipeline is not open"
+        return db
+
+    def process_item(self, item: ArticleItem) -> ArticleItem | Deferred[ArticleItem]:
         item.run_id = self.run_id
         self.buffer.append(item)
         if len(self.buffer) >= self.batch_size:
-            self.flush()
-        return item
+            self.hand_over()
+        if self.pending + len(self.buffer) <= self.max_pending or not on_reactor():
+            return item
+        assert self.crawler.stats is not None
+        self.crawler.stats.inc_value("ingest/storage/waited")
+        room: Deferred[ArticleItem] = Deferred()
+        self.waiting.append((room, item))
+        return room
 
     def flush(self) -> None:
-        """Write the buffered items in one transaction: one read of what is stored for the
-        batch's URLs (articles, images, translations), the decisions in memory, then batched
-        writes of what changed. Per-item statements made storage ~1,400 articles/s."""
-        if not self.buffer or self.db is None:
+        """Hand every buffered item to the writer, in batches; without a reactor, wait for
+        them to be written."""
+        while self.buffer:
+            self.hand_over()
+
+    def hand_over(self) -> None:
+        """The first ``batch_size`` buffered items, one transaction on the writer thread: one
+        read of what is stored for the batch's URLs (articles, images, translations), the
+        decisions in memory, then batched writes of what changed."""
+        batch, self.buffer = self.buffer[: self.batch_size], self.buffer[self.batch_size :]
+        if not batch:
             return
-        db, batch = self.db, self.buffer
-        assert self.crawler.stats is not None
-        stats = self.crawler.stats
         if self.guard.halted:  # the crawl is closing on a storage fault: count, do not retry
             self.guard.drop_unstored(len(batch))
-            self.buffer = []
             return
-        try:
-            outcomes, changes = self.guard.run(lambda: self.write_transaction(db, batch), "batch")
-        except StorageFault as fault:  # rolled back: nothing of the batch was written
-            self.guard.halt(fault, unstored=len(batch))
-            self.buffer = []
+        self.pending += len(batch)
+        future = self.writer.write(lambda db: self.write_transaction(db, batch), "batch")
+        if not on_reactor():
+            got = _outcome(future)
+            self.written(got, batch)
             return
-        for outcome in outcomes:
-            stats.inc_value(f"ingest/{outcome}")
-        stats.inc_value("ingest/stored", sum(o != "unchanged" for o in outcomes))
-        stats.inc_value("ingest/db/changes", changes)
-        if self.pruned:
-            stats.inc_value("ingest/revisions/pruned", self.pruned)
-            logger.info("pruned %d revision(s) over INGEST_MAX_REVISIONS", self.pruned)
-        self.buffer = []
+        done = deferred(future).addBoth(lambda got: self.written(_unwrap(got), batch))
+        self.writing.add(done)
+        done.addBoth(lambda _: self.writing.discard(done))
 
-    def write_transaction(self, db: Database, batch: list[ArticleItem]) -> tuple[list[str], int]:
-        """``write_batch`` in one transaction, rolled back if it raises (so it can be retried)."""
+    def written(
+        self, outcome: tuple[list[str], int, int] | BaseException, batch: list[ArticleItem]
+    ) -> None:
+        """Count what the writer did with ``batch`` (on the crawl thread), then let waiting
+        items in."""
+        self.pending -= len(batch)
+        assert self.crawler.stats is not None
+        stats = self.crawler.stats
+        try:
+            if isinstance(outcome, StorageFault):  # rolled back: nothing of it written
+                self.guard.halt(outcome, unstored=len(batch))
+                return
+            if isinstance(outcome, BaseException):
+                stats.inc_value("ingest/dropped/pipeline_error", len(batch))
+                logger.error(
+                    "storage failed, %d article(s) not stored: %s",
+                    len(batch),
+                    outcome,
+                    exc_info=outcome,
+                )
+                return
+            outcomes, changes, pruned = outcome
+            for one in outcomes:
+                stats.inc_value(f"ingest/{one}")
+            stats.inc_value("ingest/stored", sum(o != "unchanged" for o in outcomes))
+            stats.inc_value("ingest/db/changes", changes)
+            if pruned:
+                stats.inc_value("ingest/revisions/pruned", pruned)
+                logger.info("pruned %d revision(s) over INGEST_MAX_REVISIONS", pruned)
+        finally:
+            while self.waiting and self.pending + len(self.buffer) <= self.max_pending:
+                room, item = self.waiting.pop(0)
+                room.callback(item)
+
+    def write_transaction(
+        self, db: Database, batch: list[ArticleItem]
+    ) -> tuple[list[str], int, int]:
+        """``write_batch`` in one transaction, rolled back if it raises (so it can be retried);
+        its outcomes, the rows changed and the revisions pruned."""
         with db.atomic():
-            return self.write_batch(db, batch)
+            outcomes, changes = self.write_batch(db, batch)
+        return outcomes, changes, self.pruned
 
     def write_batch(self, db: Database, batch: list[ArticleItem]) -> tuple[list[str], int]:
         """Write what changed of each article; its ``stored/new|revised|updated`` or
@@ -283,7 +323,10 @@ class SQLitePipeline:
         # Articles first: images and revisions refer to them (foreign keys are on).
         changes = 0
         if upserts:
-            changes += _upsert_articles(conn, upserts)
+            # One statement per batch where the parameter limit allows: FTS5 writes its
+            # pending index at every statement, so fewer statements mean fewer segments.
+            db.table("articles").upsert_all(upserts, pk="url", batch_size=len(upserts))
+            changes += len(upserts)  # each row inserted or updated
         if to_index:  # not counted in changes: like articles_fts, the index follows the rows
             index_articles(conn, list(dict.fromkeys(to_index)))
         if revisions:
@@ -305,26 +348,63 @@ class SQLitePipeline:
             ).rowcount
         return outcomes, changes
 
-    def close_spider(self) -> None:
+    def close_spider(self) -> Deferred[None] | None:
+        """The last batch; in a crawl, a Deferred fired once the writer has every batch."""
         self.flush()
+        if not self.writing:
+            return None
+        return DeferredList(list(self.writing)).addCallback(lambda _: None)
 
-    def spider_closed(self, spider: Spider, reason: str) -> None:
-        """Record how the run ended, with the crawl's stats, then close the database."""
+    def spider_closed(self, spider: Spider, reason: str) -> Deferred[None] | None:
+        """Record how the run ended, with the crawl's stats, then let the database go."""
         if self.db is None:
-            return
+            return None
         assert self.crawler.stats is not None
         stats = self.crawler.stats.get_stats()
-        try:
-            self.db.table("runs").update(
-                self.run_id,
-                {
-                    "finished_at": utc_now_iso(),
-                    "finish_reason": final_reason({**stats, "finish_reason": reason}),
-                    "stats": json.dumps(stats, default=str, sort_keys=True),
-                },
-            )
-        except sqlite3.OperationalError as exc:  # locked or full still: the crawl's log says
+        record = {
+            "finished_at": utc_now_iso(),
+            "finish_reason": final_reason({**stats, "finish_reason": reason}),
+            "stats": json.dumps(stats, default=str, sort_keys=True),
+        }
+
+        def finish() -> None:
+            try:
+                self._db().table("runs").update(self.run_id, record)
+            except sqlite3.OperationalError as exc:  # locked or full still: the log says
+                logger.error("could not record the end of run %s: %s", self.run_id, exc)
+                raise
+
+        recorded = self.writer.submit(finish)
+        if not on_reactor():
+            outcome = _outcome(recorded)
+            self.ended(outcome)
+            _outcome(self.writer.release())
+            return None
+        return (
+            deferred(recorded)
+            .addBoth(lambda got: self.ended(_unwrap(got)))
+            .addCallback(lambda _: deferred(self.writer.release()))
+            .addCallback(lambda _: None)
+        )
+
+    def ended(self, outcome: object) -> None:
+        if isinstance(outcome, sqlite3.OperationalError):
+            assert self.crawler.stats is not None
             self.crawler.stats.inc_value("ingest/db/run_not_recorded")
-            logger.error("could not record the end of run %s: %s", self.run_id, exc)
-        self.db.close()
-        self.db = None
+        elif isinstance(outcome, BaseException):
+            raise outcome
+
+
+def _outcome(future: Future[T]) -> T | BaseException:
+    """What ``future`` gave, or the exception it raised (as a Deferred would pass it on)."""
+    try:
+        return future.result()
+    except Exception as exc:  # noqa: BLE001  (handed on, as Deferred errbacks are)
+        return exc
+
+
+def _unwrap(got: T | Failure) -> T | BaseException:
+    """A Deferred's result, a Failure as its exception."""
+    if isinstance(got, Failure):
+        return cast(BaseException, got.value)
+    return got

@@ -16,8 +16,7 @@ from pathlib import Path
 import sqlite_utils
 
 import ingest.db
-import ingest.incremental
-import pipelines.storage
+import ingest.dbfaults
 from ingest.cli import cli
 
 
@@ -33,8 +32,9 @@ def main() -> None:
             db.execute(f"PRAGMA max_page_count = {pages:d}")
         return db
 
-    # Every module that opens the crawl's database, by the name it imported.
-    for module in (ingest.db, ingest.incremental, pipelines.storage):
+    # Every module that opens the crawl's database, by the name it imported (the crawl's one
+    # writer connection: ingest/dbfaults.py).
+    for module in (ingest.db, ingest.dbfaults):
         module.open_db = capped  # type: ignore[attr-defined]
     cli(sys.argv[2:], prog_name="ingest")
 
