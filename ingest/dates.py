@@ -10,14 +10,13 @@ or oddly typed one (a JSON-LD number or list). Callers count a present value tha
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from zoneinfo import ZoneInfo
 
-# "17:56 13.04.2026 Пн" (rbc.ua) or "13.04.2026 17:56": day-first with a dot, as in uk/ru pages.
-_TIME_DAY_RE = re.compile(
-    r"(?P<h>\d{1,2}):(?P<m>\d{2})\D{0,5}(?P<d>\d{1,2})\.(?P<mo>\d{1,2})\.(?P<y>\d{4})"
-)
+# "13.04.2026 17:56": day-first with a dot, as in uk/ru pages. A site printing another order
+# declares it in its entry (``Site.date_formats``), tried first.
 _DAY_TIME_RE = re.compile(
     r"(?P<d>\d{1,2})\.(?P<mo>\d{1,2})\.(?P<y>\d{4})\D{0,5}(?P<h>\d{1,2}):(?P<m>\d{2})"
 )
@@ -60,11 +59,13 @@ def parse_iso(text: object, default_tz: str = "UTC") -> datetime | None:
     return clamp(value)
 
 
-def parse_local(text: object, tz: str) -> datetime | None:
-    """A day-first local date with a time ("17:56 13.04.2026 Пн"), in the site's time zone."""
+def parse_local(text: object, tz: str, formats: Sequence[str] = ()) -> datetime | None:
+    """A local date with a time, in the site's time zone: the site's ``formats`` (regexes with
+    groups y, mo, d, h, m), then the generic day-first one ("13.04.2026 17:56")."""
     if not isinstance(text, str) or not text:
         return None
-    match = _TIME_DAY_RE.search(text) or _DAY_TIME_RE.search(text)
+    patterns = (*(re.compile(f) for f in formats), _DAY_TIME_RE)  # re caches the compiled
+    match = next((m for p in patterns if (m := p.search(text))), None)
     if match is None:
         return None
     try:

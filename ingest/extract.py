@@ -279,17 +279,19 @@ def _date(
     tz: str,
     local_text: str | None,
     flags: list[str] | None = None,
+    formats: tuple[str, ...] = (),
 ) -> tuple[datetime | None, str | None, str | None]:
     """The first candidate that is a date (``ingest.dates``: clamped, any type accepted), with
-    its raw text and source. A candidate given but unusable (malformed, out of range, a JSON-LD
-    number or list) adds ``bad_date`` to ``flags`` and the next one is tried."""
+    its raw text and source, else ``local_text`` read with the site's ``formats``. A candidate
+    given but unusable (malformed, out of range, a JSON-LD number or list) adds ``bad_date`` to
+    ``flags`` and the next one is tried."""
     bad = False
     for raw, source in candidates:
         value = parse_iso(raw, tz)
         if value is not None and isinstance(raw, str):
             return value, raw, source
         bad = bad or is_bad(raw, value)
-    value = parse_local(local_text, tz)
+    value = parse_local(local_text, tz, formats)
     if bad and flags is not None:
         flags.append("bad_date")
     if value is not None:
@@ -509,6 +511,7 @@ def parse_page(
         tz,
         _first_text(sel, sels.published) if sels else None,
         flags,
+        site.date_formats if site else (),
     )
     modified, modified_raw, modified_source = _date(
         [(ld.get("dateModified"), "json-ld"), (_meta(metas, "article:modified_time"), "meta")],

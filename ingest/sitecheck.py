@@ -19,13 +19,11 @@ with the reason, never hang.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 import re
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -189,21 +187,8 @@ def check_page(html: str, url: str, site: Site, min_body: int = INGEST_MIN_BODY_
 
 
 def discovery_urls(site: Site) -> list[tuple[str, str]]:
-    """("feed" | "sitemap", URL) to take article links from: the entry's feeds and sitemaps, or
-    for a site declared in its own spider's module, that module's ``FEEDS`` (per language)."""
-    feeds = list(site.feeds) or _spider_feeds(site)
-    return [("feed", url) for url in feeds] + [("sitemap", url) for url in site.sitemaps]
-
-
-def _spider_feeds(site: Site) -> list[str]:
-    import spiders
-
-    for info in pkgutil.iter_modules(spiders.__path__):
-        module = importlib.import_module(f"spiders.{info.name}")
-        feeds = getattr(module, "FEEDS", None)
-        if getattr(module, "SITE", None) == site and isinstance(feeds, Mapping):
-            return [url for urls in feeds.values() for url in urls]
-    return []
+    """("feed" | "sitemap", URL) to take article links from: the entry's feeds and sitemaps."""
+    return [("feed", url) for url in site.feeds] + [("sitemap", url) for url in site.sitemaps]
 
 
 def _is_article(site: Site, url: str) -> bool:

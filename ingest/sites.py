@@ -1,15 +1,14 @@
 """Declared sites: what the project knows about a publisher, as data.
 
-A site is one entry: a TOML file in ``ingest/site_entries/`` (crawled by the generic ``feed``
-and ``sitemap`` spiders), or, for a site with a spider of its own, a module-level
-``SITE = Site(...)`` in that spider's module. Extraction (``ingest.extract``) and the pipelines
-look sites up here by URL, so a site's selectors and drop rules live in exactly one place.
+A site is one entry: a TOML file in ``ingest/site_entries/``, crawled by the generic ``feed``
+and ``sitemap`` spiders, or by a spider of its own that reads the same entry (``rbc``) and adds
+only what the site's URLs need. Extraction (``ingest.extract``) and the pipelines look sites up
+here by URL, so a site's selectors, drop rules and date formats live in exactly one place.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from functools import cache
@@ -59,11 +58,17 @@ class Site:
     article_url_pattern: str = ""  # regex a URL must match to be fetched as an article
     story_id_pattern: str = ""  # regex over the URL; group 1 is the id shared by translations
     title_suffixes: tuple[str, ...] = ()  # " | Site name" endings to cut from <title>
+    # Regexes for the local date the ``published`` selector finds, tried before the generic
+    # day-first one (``ingest.dates.parse_local``); named groups y, mo, d, h, m.
+    date_formats: tuple[str, ...] = ()
 
     def owns(self, url: str) -> bool:
         """True when the URL's host is one of the site's domains or their sub-domains."""
         host = (urlsplit(url).hostname or "").lower()
         return any(host == d or host.endswith("." + d) for d in self.domains)
+
+
+DATE_GROUPS = frozenset({"y", "mo", "d", "h", "m"})
 
 
 def site_from_entry(data: dict[str, Any], source: str = "<entry>") -> Site:
@@ -77,6 +82,10 @@ def site_from_entry(data: dict[str, Any], source: str = "<entry>") -> Site:
     if unknown:
         raise ValueError(f"{source}: unknown key(s) {', '.join(unknown)}")
     values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+    for pattern in values.get("date_formats", ()):
+        groups = set(re.compile(pattern).groupindex)
+        if missing := DATE_GROUPS - groups:
+            raise ValueError(f"{source}: date format {pattern!r} lacks group(s) {sorted(missing)}")
     return Site(selectors=SiteSelectors(**selectors), **values)
 
 
@@ -91,17 +100,12 @@ def load_entries(directory: Path | Traversable | None = None) -> list[Site]:
 
 @cache
 def registry() -> dict[str, Site]:
-    """Every declared site by name: the TOML entries and each spider module's ``SITE``."""
-    import spiders
-
-    sites: dict[str, Site] = {site.name: site for site in load_entries()}
-    for info in pkgutil.iter_modules(spiders.__path__):
-        module = importlib.import_module(f"spiders.{info.name}")
-        site = getattr(module, "SITE", None)
-        if isinstance(site, Site):
-            if site.name in sites:
-                raise ValueError(f"site {site.name!r} is declared twice")
-            sites[site.name] = site
+    """Every declared site by name."""
+    sites: dict[str, Site] = {}
+    for site in load_entries():
+        if site.name in sites:
+            raise ValueError(f"site {site.name!r} is declared twice")
+        sites[site.name] = site
     return sites
 
 
@@ -113,3 +117,10 @@ def site_for_url(url: str) -> Site | None:
 def get_site(name: str) -> Site | None:
     """The declared site with this name, if any."""
     return registry().get(name)
+
+
+def require_site(name: str) -> Site:
+    """The declared site with this name; a spider of its own cannot run without its entry."""
+    if (site := get_site(name)) is None:
+        raise LookupError(f"no site entry {name!r} in ingest/site_entries/")
+    return site

@@ -1,8 +1,9 @@
-"""What the ``feed`` and ``sitemap`` spiders share: URL arguments, allowed domains, the since /
-limit filters, and requests that carry what the listing said onto the article path."""
+"""What the ``feed``, ``sitemap`` and ``rbc`` spiders share: URL arguments, allowed domains, the
+since / limit filters, and requests that carry what the listing said onto the article path."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable
 from datetime import date, datetime
@@ -30,7 +31,7 @@ def split_list(value: str | Iterable[str] | None) -> list[str]:
 
 def domains_of(urls: Iterable[str]) -> list[str]:
     """Allowed domains derived from start URLs: each host, without a leading ``www.`` (so
-    ``https://www.rbc.ua/feed`` allows newsukraine.rbc.ua too)."""
+    ``https://www.example.com/feed`` allows news.example.com too)."""
     hosts = (urlsplit(url).hostname or "" for url in urls)
     return list(dict.fromkeys(h.removeprefix("www.") for h in hosts if h))
 
@@ -48,7 +49,7 @@ def ports_of(urls: Iterable[str]) -> list[int]:
     return ports
 
 
-def parse_since(value: str | date | None) -> date | None:
+def parse_since(value: str | date | None, name: str = "since") -> date | None:
     """``-a since=2025-07-01`` → a date; a clear error for anything else."""
     if isinstance(value, date):
         return value
@@ -57,7 +58,7 @@ def parse_since(value: str | date | None) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise ValueError(f"since must be a date like 2025-07-01, got {value!r}") from None
+        raise ValueError(f"{name} must be a date like 2025-07-01, got {value!r}") from None
 
 
 def parse_limit(value: str | int | None) -> int | None:
@@ -83,8 +84,10 @@ class ListingSpider(NewsSpider):
     Arguments: ``url`` (comma-separated) or ``site`` (a declared site's ``feeds`` /
     ``sitemaps``), ``domains`` (allowed domains; default: those of the URLs, or the site's),
     ``since`` (skip entries dated before this day, before fetching), ``limit`` (max articles).
-    Entries not followed are counted (``ingest/filtered/<reason>``), logged one by one at DEBUG
-    and summed up per document at INFO.
+    A declared site's ``article_url_pattern`` filters the entries. Entries not followed are
+    counted (``ingest/filtered/<reason>``), logged one by one at DEBUG and summed up per
+    document at INFO. The URLs requested are kept in the spider's state (JOBDIR), so a resumed
+    crawl neither asks again nor goes over ``limit``.
     """
 
     site_urls: ClassVar[str] = ""  # the Site field listing this spider's start URLs
@@ -101,7 +104,7 @@ class ListingSpider(NewsSpider):
         super().__init__(**kwargs)
         given = {"url": url, "site": site, "domains": domains, "since": since, "limit": limit}
         self.run_args.update({k: str(v) for k, v in given.items() if v is not None})
-        declared = get_site(site) if site else None
+        declared = get_site(site) if site else self.site
         if site and declared is None:
             raise ValueError(f"unknown site {site!r}")
         urls = split_list(url)
@@ -120,12 +123,24 @@ class ListingSpider(NewsSpider):
         self.allowed_domains = list(dict.fromkeys(domains_of(urls) + extra))
         # Ports: the schemes' defaults, and any a start URL names (a loopback test server).
         self.allowed_ports = frozenset({*DEFAULT_PORTS.values(), *ports_of(urls)})
+        pattern = declared.article_url_pattern if declared else ""
+        self.article_url = re.compile(pattern) if pattern else None
         self.since = parse_since(since)
         self.limit = parse_limit(limit)
         self.requested: set[str] = set()
         self.tally: Counter[str] = Counter()  # the document being read: followed / skipped
 
+    def restore_state(self) -> None:
+        """Share ``requested`` with the spider state: SpiderState loads it from JOBDIR on
+        spider_opened, before ``start`` runs, and saves it when the crawl stops."""
+        state = getattr(self, "state", None)
+        if isinstance(state, dict):
+            saved = state.setdefault("requested", self.requested)
+            self.requested = saved if isinstance(saved, set) else set(saved)
+            state["requested"] = self.requested
+
     async def start(self) -> AsyncIterator[scrapy.Request]:
+        self.restore_state()
         for url in self.start_urls:
             yield scrapy.Request(url, callback=self.parse_start, errback=self.request_failed)
 
@@ -153,10 +168,13 @@ class ListingSpider(NewsSpider):
 
     def follow(self, url: str, listing: Listing, lastmod: str | None) -> scrapy.Request | None:
         """The article request for a listed URL, carrying ``listing``; None when skipped
-        (``url_refusal``: scheme, userinfo, port, bad_url, offsite; then listed_twice,
-        url_too_long, over_limit)."""
+        (``url_refusal``: scheme, userinfo, port, bad_url, offsite; then not_article_url,
+        listed_twice, url_too_long, over_limit)."""
         if (refusal := self.url_refusal(url)) is not None:
             self.skip(refusal, url)
+            return None
+        if self.article_url is not None and not self.article_url.search(url):
+            self.skip("not_article_url", url)
             return None
         # The dupefilter's notion of one URL (query order, fragment): a second spelling would be
         # refused by it without a word.

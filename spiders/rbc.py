@@ -1,9 +1,16 @@
-"""RBC-Ukraine (www.rbc.ua in Ukrainian and Russian, newsukraine.rbc.ua in English).
+"""RBC-Ukraine: its feeds through the shared feed path, plus what only this site has.
 
-Everything the project knows about the site is declared here, from ../shared/RBC.md (real
-scrapers 2020-2026). Discovery: RSS feeds, then the daily archive (``since``) or the all-news
-pages. The ``/rus/`` and ``/ukr/`` path segments are swapped on the real site (``/rus/`` pages
-are Ukrainian): the path only chooses what to crawl, never an article's language.
+The site itself (domains, feeds, selectors, drop rules, date format) is its entry,
+``ingest/site_entries/rbc.toml``. What is RBC's alone lives here: the daily archive (``since``)
+and the all-news pages, and the swapped language paths of www.rbc.ua (``/rus/`` pages are
+Ukrainian, ``/ukr/`` pages Russian; English lives on newsukraine.rbc.ua). The path only chooses
+what to crawl, never an article's language.
+
+Per language, discovery goes in stages: the feed, then the archive days, then the all-news
+pages, each stage once the one before has been read (or has failed). An article several of them
+list thus reaches the article path with what the first said of it, the same on every crawl: the
+feed's ``source``, ``feed_title`` and date when the feed has it, else the listing page's URL as
+its ``source``.
 """
 
 from __future__ import annotations
@@ -12,76 +19,44 @@ import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import date, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import scrapy
 from scrapy.http import Response, TextResponse
+from twisted.python.failure import Failure
 
-from ingest.dates import to_utc_iso
-from ingest.incremental import ARTICLE, LASTMOD
-from ingest.sites import Site, SiteSelectors
-from spiders._base import NewsSpider
+from ingest.items import Listing
+from ingest.sites import require_site
+from spiders._listing import parse_since
+from spiders.feed import FeedSpider
 
-SITE = Site(
-    name="rbc",
-    domains=("rbc.ua",),
-    languages=("uk", "ru", "en"),
-    timezone="Europe/Kyiv",  # dates on the page are Kyiv local time
-    selectors=SiteSelectors(
-        article_root="article",
-        title="article > h1",
-        lead="div.publication-lead",
-        # 2024-2026 layout, then the older one.
-        body="article div.txt, article div.publication-sticky-container",
-        published=".info > div:first-child",
-        authors=".info .author",
-        tags="div.intext-tags a",
-        images="article div.publication-img-wrapper",
-        image_caption=".publication-img-caption",
-        image_credit=".publication-img-author",
-        listing_links="div.newsline div.nano-content div.item > a::attr(href)",
-        next_page="a.next::attr(href)",
-    ),
-    drop=(
-        "span.lang-publication",
-        "div.share",
-        "div.publication-social",
-        "div.read-in-google",
-        "div.intext-tags",
-        "[id*=read_more]",
-        "p.subscribe",
-    ),
-    drop_text=(
-        "Читайте нас в Google",
-        "Читайте РБК-Україна",
-        "Читайте РБК-Украина",
-        "Read RBC-Ukraine on Google",
-    ),
-    article_url_pattern=(
-        r"^https?://(?:[a-z]+\.)?rbc\.ua/(?:rus|ukr)/[a-z-]+/[^/?#]+-\d{9,11}\.html$"
-        r"|^https?://newsukraine\.rbc\.ua/[a-z-]+/[^/?#]+-\d{9,11}\.html$"
-    ),
-    story_id_pattern=r"-(\d{9,11})\.html$",
-    title_suffixes=(" | РБК-Україна", " | РБК-Украина", " | RBC-Ukraine"),
-)
+SITE = require_site("rbc")
 
-# Discovery per language. The swap: Ukrainian text lives under /rus/, Russian under /ukr/.
-# newsukraine.rbc.ua's archive and all-news shapes are assumed to follow the main site's.
-FEEDS = {
-    "uk": ("https://www.rbc.ua/static/rss/all.rus.rss.xml",),
-    "ru": ("https://www.rbc.ua/static/rss/all.ukr.rss.xml",),
-    "en": ("https://newsukraine.rbc.ua/rss.xml",),
+# The swap: Ukrainian text lives under /rus/, Russian under /ukr/. newsukraine.rbc.ua's archive
+# and all-news shapes are assumed to follow the main site's.
+ROOT = {
+    "uk": "https://www.rbc.ua/rus",
+    "ru": "https://www.rbc.ua/ukr",
+    "en": "https://newsukraine.rbc.ua",
 }
-ARCHIVE_DAY = {
-    "uk": "https://www.rbc.ua/rus/archive/{day:%Y/%m/%d}",
-    "ru": "https://www.rbc.ua/ukr/archive/{day:%Y/%m/%d}",
-    "en": "https://newsukraine.rbc.ua/archive/{day:%Y/%m/%d}",
-}
-ALL_NEWS = {
-    "uk": "https://www.rbc.ua/rus/allnews/1",
-    "ru": "https://www.rbc.ua/ukr/allnews/1",
-    "en": "https://newsukraine.rbc.ua/allnews/1",
-}
-_ARTICLE_RE = re.compile(SITE.article_url_pattern)
+ARCHIVE_DAY = "{root}/archive/{day:%Y/%m/%d}"
+ALL_NEWS = "{root}/allnews/1"
+ENGLISH_HOST = urlsplit(ROOT["en"]).hostname
+_FEED_PATH_RE = re.compile(r"[./](rus|ukr)[./]")  # all.rus.rss.xml: the Ukrainian feed
+_SWAPPED = {"rus": "uk", "ukr": "ru"}
+
+
+def feed_language(url: str) -> str | None:
+    """The language of one of the entry's feeds, by the swap (``all.rus`` → uk)."""
+    if urlsplit(url).hostname == ENGLISH_HOST:
+        return "en"
+    match = _FEED_PATH_RE.search(urlsplit(url).path)
+    return _SWAPPED[match[1]] if match else None
+
+
+def feeds_for(code: str) -> list[str]:
+    """The entry's feeds in language ``code``."""
+    return [url for url in SITE.feeds if feed_language(url) == code]
 
 
 def parse_languages(value: str | list[str] | None) -> list[str]:
@@ -95,27 +70,16 @@ def parse_languages(value: str | list[str] | None) -> list[str]:
     return [c for c in codes if c]
 
 
-def parse_day(value: str | date | None, name: str) -> date | None:
-    """``-a since=2025-07-01`` → a date; a clear error for anything else."""
-    if value is None or isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"{name} must be a date like 2025-07-01, got {value!r}") from None
+class RbcSpider(FeedSpider):
+    """RSS feeds, then archive days and all-news pages, per language; one item per article.
 
-
-class RbcSpider(NewsSpider):
-    """RSS + archive days + all-news pages, then one item per article page.
-
-    Arguments: ``lang`` (uk,ru,en; default all), ``since`` (archive days back to this date),
-    ``until`` (last archive day, default today), ``limit`` (max articles), ``pages``
-    (all-news pages to follow, default 2).
+    Arguments: ``lang`` (uk,ru,en; default all), ``since`` (feed entries and archive days back
+    to this date), ``until`` (last archive day, default today), ``limit`` (max articles),
+    ``pages`` (all-news pages to follow, default 2).
     """
 
     name = "rbc"
     site = SITE
-    allowed_domains = ["rbc.ua"]
 
     def __init__(
         self,
@@ -126,96 +90,109 @@ class RbcSpider(NewsSpider):
         pages: str | int = 2,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        given = {"lang": lang, "since": since, "until": until, "limit": limit}
-        self.run_args.update({k: str(v) for k, v in given.items() if v is not None})
         self.languages = parse_languages(lang)
-        self.since = parse_day(since, "since")
-        self.until = parse_day(until, "until") or date.today()
-        self.limit = int(limit) if limit not in (None, "") else None
+        feeds = [url for code in self.languages for url in feeds_for(code)]
+        super().__init__(url=",".join(feeds), since=since, limit=limit, **kwargs)
+        given = {"lang": lang, "since": since, "until": until, "limit": limit}
+        self.run_args.pop("url", None)  # the feeds follow from ``lang``
+        self.run_args.update({k: str(v) for k, v in given.items() if v is not None})
+        self.until = parse_since(until, "until") or date.today()
         self.pages = int(pages)
         if self.since and self.since > self.until:
             raise ValueError(f"since ({self.since}) is after until ({self.until})")
-        # Article URL -> the change date it was requested with. Kept in ``self.state`` when
-        # JOBDIR is set, so a resumed crawl neither asks again nor goes over ``limit``.
-        self.requested: dict[str, str | None] = {}
+        # Language -> its discovery stages still to request, and the pages of the current one
+        # not yet read: at 0 the next stage is requested.
+        self.stages = {code: self.discovery_stages(code) for code in self.languages}
+        self.unread = dict.fromkeys(self.languages, 0)
+
+    def discovery_stages(self, code: str) -> list[list[tuple[str, str]]]:
+        """[(url, kind)] per stage: the feeds, archive days (``until`` back to ``since``, when
+        given), all-news page 1; empty stages left out."""
+        root = ROOT[code]
+        days: list[tuple[str, str]] = []
+        if self.since:
+            day = self.until
+            while day >= self.since:
+                days.append((ARCHIVE_DAY.format(root=root, day=day), "listing"))
+                day -= timedelta(days=1)
+        feeds = [(url, "feed") for url in feeds_for(code)]
+        stages = [feeds, days, [(ALL_NEWS.format(root=root), "listing")]]
+        return [stage for stage in stages if stage]
 
     def discovery_urls(self) -> Iterator[tuple[str, str]]:
-        """(url, kind) of every feed and listing page to start from."""
+        """(url, kind) of every feed and listing page, in the order they are requested."""
         for code in self.languages:
-            for feed in FEEDS[code]:
-                yield feed, "feed"
-            if self.since:
-                day = self.until
-                while day >= self.since:
-                    yield ARCHIVE_DAY[code].format(day=day), "listing"
-                    day -= timedelta(days=1)
-            yield ALL_NEWS[code], "listing"
+            for stage in self.discovery_stages(code):
+                yield from stage
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        # SpiderState sets ``state`` (loaded from JOBDIR) on spider_opened, before this runs.
-        state = getattr(self, "state", None)
-        if isinstance(state, dict):
-            self.requested = state.setdefault("requested", self.requested)
-        for url, kind in self.discovery_urls():
-            callback = self.parse_feed if kind == "feed" else self.parse_listing
-            yield scrapy.Request(
-                url, callback=callback, errback=self.request_failed, cb_kwargs={"page": 1}
-            )
-
-    def follow_article(
-        self, response: Response, url: str, lastmod: str | None = None
-    ) -> scrapy.Request | None:
-        """A request for an article URL, unless not one, already asked for, or over the limit.
-
-        ``lastmod`` (ISO 8601, from a feed) lets the incremental middleware skip an unchanged
-        stored article. A URL already asked for without it, or with an older one, is asked for
-        again: a listing may be parsed before the feed that says the article changed.
-        """
-        absolute = response.urljoin(url.strip())
-        if not _ARTICLE_RE.match(absolute):
-            return None
-        again = absolute in self.requested
-        if again:
-            before = self.requested[absolute]
-            if lastmod is None or (before is not None and lastmod <= before):
-                return None
-        elif self.limit is not None and len(self.requested) >= self.limit:
-            return None
-        self.requested[absolute] = lastmod
-        return scrapy.Request(
-            absolute,
-            callback=self.parse_article,
-            errback=self.request_failed,
-            meta={ARTICLE: True, LASTMOD: lastmod},
-            dont_filter=again,  # the dupefilter holds the first request
-        )
-
-    def parse_feed(self, response: Response, page: int = 1) -> Iterator[scrapy.Request]:
-        """RSS 2.0 via ``ingest.feeds``: article links, skipping entries older than ``since``."""
-        for entry in self.feed_entries(response):
-            published = entry.published
-            if self.since and published and published.date() < self.since:
-                continue
-            dates = [d for d in (published, entry.updated) if d is not None]
-            lastmod = to_utc_iso(max(dates)) if dates else None  # the incremental check's hint
-            if (request := self.follow_article(response, entry.link, lastmod)) is not None:
+        self.restore_state()
+        for code in self.languages:
+            for request in self.next_stage(code):
                 yield request
 
-    def parse_listing(self, response: Response, page: int = 1) -> Iterator[scrapy.Request]:
-        """Archive day or all-news page: article links, then the next page while allowed."""
+    def next_stage(self, code: str) -> Iterator[scrapy.Request]:
+        """The requests of language ``code``'s next discovery stage, if any is left."""
+        if not self.stages[code]:
+            return
+        stage = self.stages[code].pop(0)
+        self.unread[code] = len(stage)
+        for url, kind in stage:
+            yield scrapy.Request(
+                url,
+                callback=self.parse_feed if kind == "feed" else self.parse_listing,
+                errback=self.discovery_failed,
+                cb_kwargs={"lang": code},
+            )
+
+    def stage_read(self, lang: str | None) -> Iterator[scrapy.Request]:
+        """One page of ``lang``'s current stage read; the next stage once all are."""
+        if lang is None or lang not in self.unread:
+            return  # a callback called directly (tests), or a next all-news page
+        self.unread[lang] -= 1
+        if self.unread[lang] <= 0:
+            yield from self.next_stage(lang)
+
+    def parse_feed(self, response: Response, lang: str | None = None) -> Iterator[scrapy.Request]:
+        """A feed, through the shared feed path (``FeedSpider.parse_start``)."""
+        yield from self.parse_start(response)
+        yield from self.stage_read(lang)
+
+    def discovery_failed(self, failure: Failure) -> Iterator[scrapy.Request]:
+        """A feed or listing page that could not be read is a counted drop; discovery goes on."""
+        self.request_failed(failure)
+        request = getattr(failure, "request", None)
+        lang = request.cb_kwargs.get("lang") if isinstance(request, scrapy.Request) else None
+        yield from self.stage_read(lang)
+
+    def parse_listing(
+        self, response: Response, page: int = 1, lang: str | None = None
+    ) -> Iterator[scrapy.Request]:
+        """Archive day or all-news page: article links (the page as their ``source``), then
+        the next page while ``pages`` allows."""
+        yield from self.read_listing(response, page)
+        yield from self.stage_read(lang)
+
+    def read_listing(self, response: Response, page: int) -> Iterator[scrapy.Request]:
         if not isinstance(response, TextResponse):
             self.drop("non_html", response.url)
             return
         sel = SITE.selectors
-        for link in response.css(sel.listing_links).getall():
-            if (request := self.follow_article(response, link)) is not None:
+        listing = Listing(source=response.url)
+        links = response.css(sel.listing_links).getall()
+        for link in links:
+            if (request := self.follow(response.urljoin(link.strip()), listing, None)) is not None:
                 yield request
+        self.summarise(response.url, len(links))
         next_url = response.css(sel.next_page).get()
         if next_url and page < self.pages:
-            yield response.follow(
-                next_url,
-                self.parse_listing,
+            url = response.urljoin(next_url)
+            if (refusal := self.url_refusal(url)) is not None:
+                self.skip(refusal, url)
+                return
+            yield scrapy.Request(
+                url,
+                callback=self.parse_listing,
                 errback=self.request_failed,
                 cb_kwargs={"page": page + 1},
             )

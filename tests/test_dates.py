@@ -5,6 +5,10 @@ from __future__ import annotations
 import pytest
 
 from ingest.dates import parse_iso, parse_local, parse_rfc822, to_utc_iso
+from ingest.sites import registry
+
+# rbc.ua prints the time first; the format is its entry's (ingest/site_entries/rbc.toml).
+RBC_FORMATS = registry()["rbc"].date_formats
 
 
 @pytest.mark.parametrize(
@@ -16,14 +20,14 @@ from ingest.dates import parse_iso, parse_local, parse_rfc822, to_utc_iso
     ],
 )
 def test_kyiv_local_time_to_utc(text: str, expected: str) -> None:
-    value = parse_local(text, "Europe/Kyiv")
+    value = parse_local(text, "Europe/Kyiv", RBC_FORMATS)
     assert value is not None
     assert to_utc_iso(value) == expected
 
 
 @pytest.mark.parametrize("text", ["", "вчора", "31.02.2025 10:00", None])
 def test_unparseable_local_dates_give_none(text: str | None) -> None:
-    assert parse_local(text, "Europe/Kyiv") is None
+    assert parse_local(text, "Europe/Kyiv", RBC_FORMATS) is None
 
 
 def test_iso_with_offset_and_z_and_naive() -> None:

@@ -308,17 +308,17 @@ def test_feed_dates_reach_the_article_requests() -> None:
     assert not first.dont_filter
 
 
-def test_a_feed_date_after_a_listing_asks_again_once() -> None:
-    """A listing parsed first asks without a date; the feed's date must still reach the check."""
+def test_a_listing_after_the_feed_asks_for_nothing_again() -> None:
+    """rbc reads a language's listing pages only after its feed (spiders/rbc.py), so the feed's
+    date reaches the incremental check; the listing skips what the feed asked for."""
     s = spider()
-    from_listing = {r.url: r for r in s.parse_listing(saved_listing()) if r.meta.get("article")}
-    from_feed = list(s.parse_feed(saved_feed()))
-    again = [r for r in from_feed if r.url in from_listing]
-    assert again, "the fixtures share articles"
-    assert all(r.dont_filter and r.meta["lastmod"] for r in again)
-    assert all(from_listing[r.url].meta["lastmod"] is None for r in again)
-    assert list(s.parse_feed(saved_feed())) == []  # same dates: nothing new
-    assert [r for r in s.parse_listing(saved_listing()) if r.meta.get("article")] == []
+    from_feed = {r.url: r for r in s.parse_feed(saved_feed())}
+    assert all(r.meta["lastmod"] for r in from_feed.values())
+    from_listing = [r for r in s.parse_listing(saved_listing()) if r.meta.get("article")]
+    assert not any(r.url in from_feed for r in from_listing)
+    assert s.crawler.stats is not None
+    assert s.crawler.stats.get_value("ingest/filtered/listed_twice"), "the fixtures share articles"
+    assert list(s.parse_feed(saved_feed())) == []  # each URL is asked for once
 
 
 UK_URL = "https://www.rbc.ua/rus/news/zelenskiy-tramp-ppo-1751639400.html"

@@ -1,23 +1,32 @@
 """The rbc spider on saved responses (tests/fixtures/rbc, see source.json): one fixture and one
-expected JSON per page kind, callbacks called directly."""
+expected JSON per page kind, callbacks called directly; and one crawl of the mirror, whose rows
+carry what the feed or listing page said of them."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
 from scrapy import Request
 from scrapy.http import HtmlResponse, Response, XmlResponse
 from scrapy.utils.test import get_crawler
+from twisted.python.failure import Failure
 
-from ingest.items import ArticleItem
+from ingest.db import open_db
+from ingest.items import ArticleItem, Listing
+from ingest.mirror import mirror_root, serve
+from ingest.sites import registry
 from pipelines.boilerplate import clean_item
-from spiders.rbc import RbcSpider
+from spiders.rbc import SITE, RbcSpider, feed_language
 
 from .conftest import FIXTURES
+from .crawl_helpers import crawl
 
 RBC = FIXTURES / "rbc"
 SOURCES: dict[str, str] = {
@@ -63,6 +72,62 @@ def test_listing_page_yields_article_requests_in_page_order() -> None:
     requests = list(s.parse_listing(saved("archive.html")))
     assert [r.url for r in requests] == expected["requests"]
     assert all(r.callback == s.parse_article for r in requests)
+    # The archive page is what listed them: their rows' ``source``.
+    listing = Listing(source="https://www.rbc.ua/rus/archive/2025/07/03")
+    assert all(r.cb_kwargs == {"listing": listing} for r in requests)
+
+
+def test_feed_entries_carry_what_the_feed_said() -> None:
+    """The shared feed path: source, title and date of the entry travel with the request."""
+    feed = saved("feed.xml", XmlResponse, **{"Content-Type": "application/rss+xml"})
+    first = next(iter(spider().parse_feed(feed)))
+    listing = first.cb_kwargs["listing"]
+    assert listing.source == "https://www.rbc.ua/static/rss/all.ukr.rss.xml"
+    assert listing.title
+    assert listing.published == first.meta["lastmod"] == "2025-07-04T14:56:00+00:00"
+
+
+def start_requests(s: RbcSpider) -> list[Request]:
+    async def collect() -> list[Request]:
+        return [r async for r in s.start()]
+
+    return asyncio.run(collect())
+
+
+def discovery(requests: Iterator[Request]) -> list[str]:
+    return [r.url for r in requests if not r.meta.get("article")]
+
+
+def test_discovery_goes_in_stages_feed_archive_all_news() -> None:
+    """Per language, each stage once the one before is read: an article several list reaches
+    the article path with what the first said of it (the feed's title), on every crawl."""
+    s = spider(lang="uk,ru", since="2025-07-03", until="2025-07-04")
+    assert discovery(iter(start_requests(s))) == [
+        "https://www.rbc.ua/static/rss/all.rus.rss.xml",
+        "https://www.rbc.ua/static/rss/all.ukr.rss.xml",
+    ]
+    feed = saved("feed.xml", XmlResponse)  # the Russian feed (all.ukr)
+    assert discovery(s.parse_feed(feed, lang="ru")) == [
+        "https://www.rbc.ua/ukr/archive/2025/07/04",
+        "https://www.rbc.ua/ukr/archive/2025/07/03",
+    ]
+    day = saved("archive.html")
+    assert discovery(s.parse_listing(day, lang="ru")) == []  # one archive day still unread
+    assert discovery(s.parse_listing(day, lang="ru")) == ["https://www.rbc.ua/ukr/allnews/1"]
+    # A feed that fails still lets its language's listing pages come.
+    failure = Failure(ConnectionRefusedError())  # type: ignore[no-untyped-call]
+    failure.request = Request(  # type: ignore[attr-defined]
+        "https://www.rbc.ua/static/rss/all.rus.rss.xml", cb_kwargs={"lang": "uk"}
+    )
+    assert discovery(s.discovery_failed(failure)) == [
+        "https://www.rbc.ua/rus/archive/2025/07/04",
+        "https://www.rbc.ua/rus/archive/2025/07/03",
+    ]
+
+
+def test_the_feeds_are_the_entrys_and_each_has_a_language() -> None:
+    assert registry()["rbc"] is SITE
+    assert [feed_language(url) for url in SITE.feeds] == ["uk", "ru", "en"]
 
 
 def test_all_news_page_follows_next_until_the_page_budget() -> None:
@@ -95,6 +160,8 @@ def test_limit_caps_article_requests_across_pages() -> None:
     second = list(s.parse_feed(saved("feed.xml", XmlResponse)))
     assert len(first) == 3
     assert second == []
+    assert s.crawler.stats is not None
+    assert s.crawler.stats.get_value("ingest/filtered/over_limit") == 6 + 8  # counted, not lost
 
 
 def test_an_article_is_requested_once() -> None:
@@ -130,6 +197,25 @@ def test_bad_arguments_are_clear_errors(kwargs: dict[str, str], message: str) ->
 
 def test_default_until_is_today() -> None:
     assert spider().until == date.today()
+
+
+def test_a_crawl_stores_where_each_article_was_listed(tmp_path: Path) -> None:
+    """Every rbc row says which feed or listing page led to it (``source``), and the feed's
+    title when a feed did: the input of validation's feed cross-checks."""
+    db_path = tmp_path / "news.db"
+    with serve(mirror_root("rbc")) as server:
+        stats = crawl(db_path, server.url)
+    db = open_db(db_path, read_only=True)
+    rows = list(db.query("select url, lang, source, feed_title, feed_published from articles"))
+    per_lang = {lang: sum(r["lang"] == lang for r in rows) for lang in ("uk", "ru", "en")}
+    assert per_lang == {"uk": 15, "ru": 14, "en": 10}
+    assert all(r["source"] for r in rows)
+    from_feeds = [r for r in rows if r["source"] in SITE.feeds]
+    assert len(from_feeds) == 24  # 8 entries in each of the three feeds
+    assert all(r["feed_title"] and r["feed_published"] for r in from_feeds)
+    listed = [r for r in rows if r["source"] not in SITE.feeds]
+    assert all("/archive/" in r["source"] or "/allnews/" in r["source"] for r in listed)
+    assert stats.get("ingest/crosscheck/title_mismatch", 0) == 0
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from ingest.dates import parse_local, to_utc_iso
 from ingest.extract import extract_article
 from ingest.sites import load_entries, registry, site_from_entry
 
@@ -64,9 +65,29 @@ def test_entries_reject_unknown_keys() -> None:
         )  # fmt: skip
 
 
+def test_entries_reject_a_date_format_without_the_date_groups() -> None:
+    with pytest.raises(ValueError, match=r"lacks group\(s\) \['mo'\]"):
+        site_from_entry(
+            {"name": "x", "domains": ["x.com"], "languages": ["en"],
+             "date_formats": [r"(?P<d>\d+)/(?P<y>\d{4}) (?P<h>\d+):(?P<m>\d+)"]}
+        )  # fmt: skip
+
+
+def test_a_sites_date_format_is_its_own() -> None:
+    """RBC prints the time first ("17:56 04.07.2025 Пт"): its entry says so, the generic
+    parser reads only day-first dates."""
+    text = "17:56 04.07.2025 Пт"
+    rbc = registry()["rbc"]
+    value = parse_local(text, rbc.timezone, rbc.date_formats)
+    assert value is not None
+    assert to_utc_iso(value) == "2025-07-04T14:56:00+00:00"
+    assert parse_local(text, rbc.timezone) is None
+
+
 def test_toml_entries_load_as_sites() -> None:
     names = [site.name for site in load_entries()]
-    assert names == ["euronews", "pravda"]
+    assert names == ["euronews", "pravda", "rbc"]
+    assert set(registry()) == set(names)  # every site is an entry, rbc included
     pravda = registry()["pravda"]
     assert pravda.owns("https://epravda.com.ua/x")
     assert not pravda.owns("https://notpravda.com.ua/")
