@@ -84,14 +84,11 @@ def load_pages(data: Path) -> list[tuple[str, str]]:
 def prepare(pages: list[tuple[str, str]], url: str) -> list[tuple[bytes, bytes]]:
     """(before, after) the insertion point of each page that becomes a stored article."""
     from ingest.extract import Page
-    from ingest.workers import ArticleStages
 
-    settings = project_settings()
-    checks = [*article_pipelines(settings), "pipelines.validation.ValidationPipeline"]
-    stages = ArticleStages(settings.copy_to_dict(), checks)
+    run = article_path(validate=True)
 
     def body(html: str) -> str | None:
-        item = stages.run(Page(url=url, html=html, fetched_at=now_iso())).item
+        item = run(Page(url=url, html=html, fetched_at=now_iso()))
         return item.body if item is not None else None
 
     kept = []
@@ -172,10 +169,45 @@ def project_settings() -> Any:
     return get_project_settings()
 
 
-def article_pipelines(settings: Any) -> list[str]:
-    from scrapy.utils.conf import build_component_list
+# The pipelines of ITEM_PIPELINES that make a page an article (in process: INGEST_WORKERS 0).
+ARTICLE_PIPELINES = (
+    "pipelines.extraction.ExtractionPipeline",
+    "pipelines.boilerplate.BoilerplatePipeline",
+    "pipelines.normalise.NormalisePipeline",
+    "pipelines.language.LanguagePipeline",
+)
 
-    return [str(p) for p in build_component_list(settings.getdict("INGEST_ARTICLE_PIPELINES"))]
+
+def article_path(validate: bool = False) -> Callable[[Any], Any]:
+    """A function: page -> its article item (None when dropped), through the project's
+    article pipelines as Scrapy builds them (in process), and validation if ``validate``."""
+    import asyncio
+
+    from scrapy.exceptions import DropItem
+    from scrapy.statscollectors import MemoryStatsCollector
+    from scrapy.utils.misc import build_from_crawler, load_object
+    from scrapy.utils.test import get_crawler
+
+    settings = project_settings().copy_to_dict()
+    crawler = get_crawler(settings_dict={**settings, "INGEST_WORKERS": 0})
+    crawler.stats = MemoryStatsCollector(crawler)
+    paths = [*ARTICLE_PIPELINES, *(["pipelines.validation.ValidationPipeline"] * validate)]
+    pipelines = [build_from_crawler(load_object(path), crawler) for path in paths]
+
+    async def through(item: Any) -> Any:
+        for pipeline in pipelines:
+            item = pipeline.process_item(item)
+            if asyncio.iscoroutine(item):
+                item = await item
+        return item
+
+    def run(page: Any) -> Any:
+        try:
+            return asyncio.run(through(page))
+        except DropItem:
+            return None
+
+    return run
 
 
 def instrument(timings: dict[str, float]) -> None:
@@ -291,7 +323,7 @@ def report(r: dict[str, Any], traf_ms: float) -> None:
     where = "worker" if r["workers"] else "crawl thread"
     in_main = sum(main.values()) + on_crawl_thread
     crawl_ms = 1000 * r["main_cpu"] / per - in_main
-    rest = "download + Scrapy + hand-off (crawl process, rest)"
+    rest = "download + Scrapy + pool hand-offs (crawl process, rest)"
     print(f"  CPU ms/article: {rest:42} {crawl_ms:6.2f}")
     for label, keys in STAGES:
         stage_ms = sum(cpu.get(k, 0.0) for k in keys)
@@ -341,17 +373,15 @@ def storage_bench(pages: list[tuple[bytes, bytes]], base: str, n: int) -> float:
     from scrapy.statscollectors import MemoryStatsCollector
 
     from ingest.extract import Page
-    from ingest.workers import ArticleStages
     from pipelines.dedup import body_hash
     from pipelines.storage import SQLitePipeline
 
-    settings = project_settings()
-    stages = ArticleStages(settings.copy_to_dict(), article_pipelines(settings))
+    run = article_path()
     items = []
     for i, (before, after) in enumerate(pages):
         url = f"{base}/a/{i}.html"
         html = (before + b" %06d" % i + after).decode()
-        item = stages.run(Page(url=url, html=html, fetched_at=now_iso())).item
+        item = run(Page(url=url, html=html, fetched_at=now_iso()))
         if item is not None:
             items.append(item)
     with tempfile.TemporaryDirectory() as tmp:

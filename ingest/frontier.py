@@ -58,10 +58,13 @@ logger = logging.getLogger(__name__)
 EXIT_FRONTIER_LOST = 3  # the Redis frontier went away
 RAW = "frontier_raw"  # request meta: the queue entry this request came from
 LOST = "frontier_lost"  # finish reason of a worker that lost Redis
-# Pipelines a worker runs: parsing and validation; dedup, provenance and storage are the
-# writer's (they read SQLite).
+# Pipelines a worker runs: parsing, cleaning, language and validation; dedup, provenance and
+# storage are the writer's (they read SQLite).
 WORKER_PIPELINES = {
     "pipelines.extraction.ExtractionPipeline": 50,
+    "pipelines.boilerplate.BoilerplatePipeline": 100,
+    "pipelines.normalise.NormalisePipeline": 150,
+    "pipelines.language.LanguagePipeline": 200,
     "pipelines.validation.ValidationPipeline": 300,
     "pipelines.dedup.DedupPipeline": None,
     "pipelines.provenance.ProvenancePipeline": None,

@@ -65,22 +65,19 @@ DOWNLOADER_MIDDLEWARES = {
 # A live progress line on a terminal, periodic INFO lines otherwise (ingest/progress.py).
 EXTENSIONS = {"ingest.progress.ProgressExtension": 500}
 
+# The path of an article, in order. The CPU-heavy ones (parse to language) await their work on
+# the crawl's process pool (ingest/workers.py: INGEST_WORKERS, INGEST_POOL_AFTER).
 ITEM_PIPELINES = {
-    # Pages → items: parsing, then INGEST_ARTICLE_PIPELINES, on INGEST_WORKERS processes.
+    # The downloaded page (ingest.extract.Page) → an item, every field extracted.
     "pipelines.extraction.ExtractionPipeline": 50,
+    "pipelines.boilerplate.BoilerplatePipeline": 100,
+    "pipelines.normalise.NormalisePipeline": 150,
+    "pipelines.language.LanguagePipeline": 200,
     "pipelines.validation.ValidationPipeline": 300,
     "pipelines.dedup.DedupPipeline": 400,
     # Counts how the kept articles' bodies and titles were found; warns on drift (below).
     "pipelines.provenance.ProvenancePipeline": 450,
     "pipelines.storage.SQLitePipeline": 900,
-}
-
-# The per-article pipelines (no state shared between items), in this order, run by
-# ExtractionPipeline right after parsing, in the worker process that parsed the page.
-INGEST_ARTICLE_PIPELINES = {
-    "pipelines.boilerplate.BoilerplatePipeline": 100,
-    "pipelines.normalise.NormalisePipeline": 150,
-    "pipelines.language.LanguagePipeline": 200,
 }
 
 # Project settings (INGEST_*), read from the environment once, here.
@@ -98,14 +95,14 @@ INGEST_DB_BUSY_TIMEOUT = 5.0
 INGEST_DB_LOCK_TIMEOUT = 60.0
 INGEST_MIN_BODY_CHARS = 200
 INGEST_FUTURE_TOLERANCE = 300  # seconds a publish date may lead the fetch clock
-# Processes for the CPU-bound article work (ingest/workers.py); 0 = on the crawl thread.
+# Processes for the CPU-heavy pipelines (ingest/workers.py); 0 = on the crawl thread.
 # Default: one per CPU this process may use (the affinity mask, where the OS has one).
 _CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 INGEST_WORKERS = int(os.environ.get("INGEST_WORKERS") or _CPUS or 1)
 # Pages run on the crawl thread before the workers start (0: at once). Starting them costs 1-2 s
 # of CPU, more than a crawl of a few dozen pages (the demo, the tests) spends on its pages.
 INGEST_POOL_AFTER = int(os.environ.get("INGEST_POOL_AFTER") or 100)
-INGEST_DEFER_PARSING = True  # spiders hand raw pages to ExtractionPipeline
+INGEST_DEFER_PARSING = True  # spiders yield raw pages, parsed by ExtractionPipeline
 INGEST_MIRROR = os.environ.get("INGEST_MIRROR", "")  # "http://127.0.0.1:PORT" to use a mirror
 INGEST_INCREMENTAL = True  # False (ingest crawl --full): download every article again
 INGEST_REFRESH_WINDOW = 6 * 3600  # seconds after publication an article is always re-checked

@@ -1,24 +1,23 @@
-"""Where the CPU-bound article stages run: on the crawl thread, or in a pool of processes.
+"""Where the CPU-heavy pipelines do their work: on the crawl thread, or in a process pool.
 
-Scrapy runs callbacks and item pipelines on one thread, so parsing, extraction, cleaning,
-normalisation and language detection (about 10 ms of CPU per page) serialised behind the crawl,
-and a 2-core machine used one core. ``ExtractionPipeline`` hands each page to ``ArticleStages``:
-parsing, then the per-article pipelines of ``INGEST_ARTICLE_PIPELINES`` (boilerplate, normalise,
-language: no state shared between items), in order, unchanged. ``INGEST_WORKERS`` = N > 0 runs
-that on N worker processes, 0 on the crawl thread: the same code either way, so the same output.
-The pool only starts after ``INGEST_POOL_AFTER`` pages (run on the crawl thread meanwhile): small
-crawls never pay its start-up.
+Scrapy runs item pipelines on one thread, so parsing, extraction, cleaning, normalisation and
+language detection (about 10 ms of CPU per page) would serialise behind the crawl and use one
+core. Each of those pipelines is an ordinary Scrapy item pipeline, wired in ``ITEM_PIPELINES``;
+its ``async def process_item`` awaits ``CpuPool.run(key, fn, *args)``, where ``fn`` is a
+module-level function of plain data (picklable arguments and result). ``CpuPool`` is one per
+crawl, shared by those pipelines: ``INGEST_WORKERS`` = N > 0 runs ``fn`` in one of N spawned
+worker processes, 0 calls it here. The same function either way, so the same output. The
+pipeline then counts its stats and logs from what ``fn`` returned, on the crawl thread.
 
-What a stage does besides its item travels back with it and is replayed on the crawl: stats
-increments, log records, a ``DropItem``. Each stage's CPU time (``time.thread_time`` where it
-ran) goes to the stat ``ingest/cpu_us/<stage>``, read by ``benchmarks/pipeline_bench.py``.
+The pool only starts after ``INGEST_POOL_AFTER`` pages (run here meanwhile, and until a worker
+is ready): small crawls never pay its start-up. Each call's CPU time (``time.thread_time``
+where it ran) is returned to the pipeline, which adds it to ``ingest/cpu_us/<stage>``.
 
-One page may use at most ``INGEST_MAX_PAGE_CPU`` seconds of CPU for all its stages, in every
+One page may use at most ``INGEST_MAX_PAGE_CPU`` seconds of CPU over all its calls, in every
 mode: a page over it is dropped (``ingest/dropped/cpu_limit``) and the crawl goes on. Where a
-signal can reach the stages (the main thread of a worker, or of ``ingest crawl`` running them
-itself) a CPU timer stops the page as soon as it is over; elsewhere it is dropped afterwards.
-Fields extraction left out are counted (``ingest/fields/<flag>``), and a page over another
-bound (``INGEST_MAX_PARAGRAPHS``) is ``ingest/dropped/<reason>``.
+signal can reach the call (the main thread of a worker, or of ``ingest crawl`` running it
+itself) a CPU timer stops it as soon as the page's budget is spent; elsewhere the page is
+dropped afterwards.
 """
 
 from __future__ import annotations
@@ -27,181 +26,104 @@ import asyncio
 import logging
 import os
 import signal
+import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing import get_context
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+from weakref import WeakKeyDictionary
 
-from scrapy import Spider
-from scrapy.crawler import Crawler
+from scrapy import signals
 from scrapy.exceptions import DropItem
-from scrapy.settings import Settings
-from scrapy.statscollectors import MemoryStatsCollector
-from scrapy.utils.misc import build_from_crawler, load_object
-
-from ingest.extract import Limits, Page, PageRefused, cap_images, extract_page, page_selector
-from ingest.items import ArticleItem
 
 if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
     from scrapy.statscollectors import StatsCollector
 
 CPU_STAT = "ingest/cpu_us/"  # + stage name; microseconds of CPU, summed over the crawl
 # Of those, the microseconds spent on the crawl thread (no pool, or before it was ready).
 CRAWL_THREAD_CPU_STAT = CPU_STAT + "on_crawl_thread"
 
-
-@dataclass
-class Outcome:
-    """One page through the stages: the item or why it was dropped, and what happened."""
-
-    item: ArticleItem | None = None
-    dropped: str | None = None  # the DropItem message
-    drop_log_level: str | None = None
-    stats: dict[str, Any] = field(default_factory=dict)  # increments (numbers) or values
-    seconds: dict[str, float] = field(default_factory=dict)  # CPU seconds per stage
-    logs: list[tuple[str, int, str]] = field(default_factory=list)  # logger, level, message
+T = TypeVar("T")
 
 
-class _Collect(logging.Handler):
-    """Keeps the records a worker's stages log, to be logged again by the crawl."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[tuple[str, int, str]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append((record.name, record.levelno, record.getMessage()))
+def microseconds(seconds: float) -> int:
+    """CPU seconds as the ``ingest/cpu_us/<stage>`` stats count them."""
+    return round(seconds * 1e6)
 
 
 class PageTooSlow(BaseException):
-    """Raised into a page's stages by the CPU timer. A BaseException, so that no ``except
-    Exception`` in the stages can swallow it."""
+    """Raised into a call by the CPU timer. A BaseException, so that no ``except Exception``
+    in the called code can swallow it."""
 
 
 class CpuLimit:
-    """At most ``seconds`` of CPU per page (0: no limit). In the main thread of its process
-    an ITIMER_VIRTUAL timer raises ``PageTooSlow`` into the page once it is over (the process's
-    user CPU: in a worker, the page's own); in any other thread only ``over`` tells,
-    afterwards, from the thread's CPU time."""
+    """Stops a call at a CPU budget. In the main thread of its process an ITIMER_VIRTUAL
+    timer raises ``PageTooSlow`` into the call once the budget is spent (the process's user
+    CPU: in a worker, the page's own); in any other thread only the returned time tells,
+    afterwards."""
 
-    def __init__(self, seconds: float) -> None:
-        self.seconds = max(0.0, seconds)
+    def __init__(self) -> None:
         self.armed = False
         self.preemptive = (
-            self.seconds > 0
-            and hasattr(signal, "setitimer")
-            and threading.current_thread() is threading.main_thread()
+            hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
         )
         if self.preemptive:
             signal.signal(signal.SIGVTALRM, self._expired)
 
     def _expired(self, signum: int, frame: Any) -> None:
-        if self.armed:  # not a late signal after the page was done
+        if self.armed:  # not a late signal after the call was done
             self.armed = False
             raise PageTooSlow
 
     @contextmanager
-    def running(self) -> Iterator[None]:
-        """The block that is one page's stages, timed."""
-        if self.preemptive:
+    def running(self, budget: float | None) -> Iterator[None]:
+        """The block that is one call, stopped after ``budget`` CPU seconds (None: no limit)."""
+        timed = self.preemptive and budget is not None
+        if timed:
             self.armed = True
-            signal.setitimer(signal.ITIMER_VIRTUAL, self.seconds)
+            signal.setitimer(signal.ITIMER_VIRTUAL, max(budget or 0.0, 1e-6))
         try:
             yield
         finally:
             self.armed = False
-            if self.preemptive:
+            if timed:
                 signal.setitimer(signal.ITIMER_VIRTUAL, 0)
 
-    def over(self, seconds: float) -> bool:
-        return bool(self.seconds) and seconds > self.seconds
+
+@dataclass(frozen=True)
+class Timed(Generic[T]):
+    """What a call returned and the CPU seconds it took; ``value`` is None when it was stopped
+    by the page's CPU budget (``over``)."""
+
+    value: T | None
+    seconds: float
+    over: bool = False
 
 
-class ArticleStages:
-    """Parsing plus the per-article pipelines, with their own (worker-local) stats."""
-
-    def __init__(self, settings: dict[str, Any], pipelines: Iterable[str]) -> None:
-        crawler = Crawler(Spider, Settings(settings))
-        self.stats = MemoryStatsCollector(crawler)
-        crawler.stats = self.stats  # the pipelines' from_crawler reads settings and stats only
-        self.pipelines = [
-            (path.rsplit(".", 2)[-2], build_from_crawler(load_object(path), crawler))
-            for path in pipelines
-        ]
-        self.log: _Collect | None = None
-        self.limits = Limits.from_settings(settings)
-        self.cpu = CpuLimit(float(settings.get("INGEST_MAX_PAGE_CPU") or 0))
-
-    def collect_logs(self, level: str) -> None:
-        """In a worker: keep log records for the crawl (a worker has no log of its own)."""
-        self.log = _Collect()
-        root = logging.getLogger()
-        root.addHandler(self.log)
-        root.setLevel(level)
-
-    def run(self, obj: Page | ArticleItem) -> Outcome:
-        """Parse a page (an item is already parsed) and pass it through the pipelines, within
-        the CPU limit."""
-        out = Outcome()
-        try:
-            with self.cpu.running():
-                self.stages(obj, out)
-            if self.cpu.over(sum(out.seconds.values())):
-                raise PageTooSlow
-        except DropItem as exc:
-            out.item, out.dropped, out.drop_log_level = None, str(exc), exc.log_level
-        except PageRefused as exc:
-            self.stats.inc_value(f"ingest/dropped/{exc.reason}")
-            out.item, out.dropped, out.drop_log_level = None, str(exc), "INFO"
-        except PageTooSlow:
-            self.stats.inc_value("ingest/dropped/cpu_limit")
-            limit = f"over INGEST_MAX_PAGE_CPU ({self.cpu.seconds:g} s of CPU)"
-            out.item, out.dropped, out.drop_log_level = (
-                None,
-                f"cpu_limit: {limit}: {obj.url}",
-                "INFO",
-            )
-        out.stats = dict(self.stats.get_stats())  # a copy: clear_stats empties the dict itself
-        self.stats.clear_stats()
-        if self.log is not None:
-            out.logs, self.log.records = self.log.records, []
-        return out
-
-    def stages(self, obj: Page | ArticleItem, out: Outcome) -> None:
-        """The work of ``run``: ``out.item`` set at the end, CPU seconds per stage as they go."""
-        clock = time.thread_time
-        start = clock()
-        if isinstance(obj, Page):
-            sel = page_selector(obj)
-            parsed = clock()
-            out.seconds["parse"] = parsed - start
-            item = extract_page(obj, sel, self.limits)
-            start = clock()
-            out.seconds["extract"] = start - parsed
-        else:
-            item = obj
-        for flag in item.flags:  # only extraction has flagged it so far
-            self.stats.inc_value(f"ingest/fields/{flag}")
-        for stage, pipeline in self.pipelines:
-            try:
-                item = pipeline.process_item(item)
-            finally:
-                now = clock()
-                out.seconds[stage] = out.seconds.get(stage, 0.0) + now - start
-                start = now
-        cut = "images_cut" not in item.flags
-        item.images = cap_images(item.images, self.limits, item.flags)
-        if cut and "images_cut" in item.flags:  # the body's images, found by the cleaner
-            self.stats.inc_value("ingest/fields/images_cut")
-        out.item = item
+def run_timed(
+    cpu: CpuLimit, budget: float | None, fn: Callable[..., T], args: tuple[Any, ...]
+) -> Timed[T]:
+    """``fn(*args)`` within ``budget`` CPU seconds, timed."""
+    start = time.thread_time()
+    try:
+        with cpu.running(budget):
+            value = fn(*args)
+    except PageTooSlow:
+        return Timed(None, time.thread_time() - start, over=True)
+    seconds = time.thread_time() - start
+    if budget is not None and seconds > budget:
+        return Timed(None, seconds, over=True)
+    return Timed(value, seconds)
 
 
-_worker_stages: ArticleStages | None = None
+# --- in a worker process -------------------------------------------------------------------------
 
+_worker_cpu: CpuLimit | None = None
 
 # Seconds between a worker's checks that the crawl that started it is still alive.
 PARENT_POLL_INTERVAL = 0.5
@@ -217,14 +139,26 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(1)  # no clean-up to do: the crawl that wanted the results is gone
 
 
-def _init_worker(settings: dict[str, Any], pipelines: list[str], parent: int = 0) -> None:
-    global _worker_stages
+def _init_worker(log: dict[str, Any], parent: int = 0) -> None:
+    """A worker's start: the parent watchdog, its own log lines, langdetect's profiles."""
+    global _worker_cpu
     if parent:  # first: a crawl killed while workers start leaves none behind either
         threading.Thread(
             target=_exit_with_parent, args=(parent,), name="parent-watch", daemon=True
         ).start()
-    _worker_stages = ArticleStages(settings, pipelines)
-    _worker_stages.collect_logs(str(settings.get("LOG_LEVEL", "INFO")))
+    _worker_cpu = CpuLimit()
+    if log.get("LOG_ENABLED", True):
+        # A worker logs for itself, in the crawl's format, to the crawl's log file or stderr.
+        path = log.get("LOG_FILE")
+        handler: logging.Handler = (
+            logging.FileHandler(path, encoding=log.get("LOG_ENCODING") or "utf-8")
+            if path
+            else logging.StreamHandler(sys.stderr)
+        )
+        handler.setFormatter(logging.Formatter(log.get("LOG_FORMAT"), log.get("LOG_DATEFORMAT")))
+        root = logging.getLogger()
+        root.addHandler(handler)
+        root.setLevel(log.get("LOG_LEVEL") or "INFO")
     from pipelines.language import langdetect_languages
 
     langdetect_languages()  # langdetect's profiles load (0.3 s) before the first page
@@ -234,94 +168,132 @@ def _ready() -> None:
     """Nothing: submitted once per worker to start the pool early."""
 
 
-def _run_in_worker(obj: Page | ArticleItem) -> Outcome:
-    assert _worker_stages is not None, "worker not initialised"
-    return _worker_stages.run(obj)
+def _run_in_worker(budget: float | None, fn: Callable[..., T], args: tuple[Any, ...]) -> Timed[T]:
+    assert _worker_cpu is not None, "worker not initialised"
+    return run_timed(_worker_cpu, budget, fn, args)
 
 
-class StagePool:
-    """Runs ``ArticleStages`` in-process (``workers`` = 0) or in worker processes, and replays
-    each outcome's stats and logs on the crawl.
+# --- in the crawl process ------------------------------------------------------------------------
+
+LOG_SETTINGS = (
+    "LOG_ENABLED",
+    "LOG_FILE",
+    "LOG_ENCODING",
+    "LOG_FORMAT",
+    "LOG_DATEFORMAT",
+    "LOG_LEVEL",
+)
+_pools: WeakKeyDictionary[Crawler, CpuPool] = WeakKeyDictionary()
+
+
+class CpuPool:
+    """Runs module-level functions here (``workers`` = 0) or in worker processes; one per crawl.
 
     Workers are spawned, not forked: the crawl process has threads (the reactor's, a mirror
     server's) and open SQLite handles that a fork would copy mid-use. Spawning costs 1-2 s of
     CPU per crawl (each worker imports Scrapy, lxml, bs4 and loads langdetect's profiles), which
     a small crawl (the demo, the tests: a few dozen pages) never wins back. So the first
-    ``start_after`` pages run here; the next one starts the pool, and pages keep running here
-    until a worker is ready (no stall while they start). The same stages either way, so the
-    same output.
+    ``start_after`` pages run here; the next one starts the pool, and calls keep running here
+    until a worker is ready (no stall while they start).
     """
 
     def __init__(
         self,
-        settings: dict[str, Any],
-        pipelines: list[str],
         workers: int = 0,
-        stats: StatsCollector | None = None,
+        *,
         start_after: int = 0,
+        page_cpu: float = 0.0,
+        stats: StatsCollector | None = None,
+        log: dict[str, Any] | None = None,
     ) -> None:
         self.workers = max(0, workers)
-        self.stats = stats
-        self.settings = settings
-        self.pipelines = pipelines
         self.start_after = max(0, start_after)
-        self.pages = 0  # pages (and items) received so far
-        self.local: ArticleStages | None = None
+        self.page_cpu = max(0.0, page_cpu)  # CPU seconds per page, over all calls; 0: no limit
+        self.stats = stats
+        self.log = log or {}
+        self.pages = 0  # pages counted so far (``page``)
+        self.spent: dict[str, float] = {}  # CPU seconds per page key, until the page is done
+        self.local: CpuLimit | None = None
         self.executor: ProcessPoolExecutor | None = None
         self.ready: list[Future[None]] = []
         if self.workers and not self.start_after:
             self.start()
 
+    @classmethod
+    def of(cls, crawler: Crawler) -> CpuPool:
+        """The crawl's pool, made by the first pipeline that asks; shut down when the spider
+        closes (after every pipeline's ``close_spider``)."""
+        if (pool := _pools.get(crawler)) is None:
+            settings = crawler.settings
+            pool = cls(
+                settings.getint("INGEST_WORKERS"),
+                start_after=settings.getint("INGEST_POOL_AFTER"),
+                page_cpu=settings.getfloat("INGEST_MAX_PAGE_CPU"),
+                stats=crawler.stats,
+                log={name: settings.get(name) for name in LOG_SETTINGS},
+            )
+            _pools[crawler] = pool
+            crawler.signals.connect(pool.shutdown, signal=signals.spider_closed)
+            for done in (signals.item_scraped, signals.item_dropped, signals.item_error):
+                crawler.signals.connect(pool.page_done, signal=done)
+        return pool
+
     def start(self) -> None:
-        """Spawn the workers; they initialise while pages still run here."""
+        """Spawn the workers; they initialise while calls still run here."""
         self.executor = ProcessPoolExecutor(
             self.workers,
             mp_context=get_context("spawn"),
             initializer=_init_worker,
-            initargs=(self.settings, self.pipelines, os.getpid()),
+            initargs=(self.log, os.getpid()),
         )
         self.ready = [self.executor.submit(_ready) for _ in range(self.workers)]
 
     def pool_ready(self) -> bool:
-        """Whether pages go to the workers: the pool runs and one worker has initialised."""
+        """Whether calls go to the workers: the pool runs and one worker has initialised."""
         return self.executor is not None and any(f.done() for f in self.ready)
 
-    async def run(self, obj: Page | ArticleItem) -> ArticleItem:
-        """The item ``obj`` becomes, computed here or in a worker; raises its ``DropItem``."""
+    def page(self) -> None:
+        """Count a page entering the first pipeline; the pool starts after ``start_after``."""
         self.pages += 1
         if self.workers and self.executor is None and self.pages > self.start_after:
             self.start()
+
+    def page_done(self, item: Any, **_: Any) -> None:
+        """Signal handler: an item left the pipelines; its CPU account is closed."""
+        self.spent.pop(page_key(item), None)
+
+    async def run(self, key: str, fn: Callable[..., T], *args: Any) -> tuple[T, float]:
+        """``fn(*args)`` and its CPU seconds, computed here or in a worker, charged to the page
+        ``key`` (``page_key``). Raises ``DropItem`` (``ingest/dropped/cpu_limit``) when the
+        page's CPU is over ``INGEST_MAX_PAGE_CPU``."""
+        budget = self.page_cpu - self.spent.get(key, 0.0) if self.page_cpu else None
         if self.executor is not None and self.pool_ready():
-            future: Future[Outcome] = self.executor.submit(_run_in_worker, obj)
-            out = await asyncio.wrap_future(future)
+            future: Future[Timed[T]] = self.executor.submit(_run_in_worker, budget, fn, args)
+            timed = await asyncio.wrap_future(future)
         else:
             if self.local is None:
-                self.local = ArticleStages(self.settings, self.pipelines)
-            out = self.local.run(obj)
+                self.local = CpuLimit()
+            timed = run_timed(self.local, budget, fn, args)
             if self.stats is not None:
-                cpu = round(sum(out.seconds.values()) * 1e6)
-                self.stats.inc_value(CRAWL_THREAD_CPU_STAT, cpu)
-        self.replay(out)
-        if out.dropped is not None or out.item is None:
-            raise DropItem(out.dropped or "no item", log_level=out.drop_log_level)
-        return out.item
-
-    def replay(self, out: Outcome) -> None:
-        """Stats, CPU times and log records of an outcome, as if the stages ran here."""
-        for name, level, message in out.logs:
-            logging.getLogger(name).log(level, "%s", message)
-        if self.stats is None:
-            return
-        for key, value in out.stats.items():
-            if isinstance(value, int) and not isinstance(value, bool):
-                self.stats.inc_value(key, value)
-            else:
-                self.stats.set_value(key, value)
-        for stage, seconds in out.seconds.items():
-            self.stats.inc_value(CPU_STAT + stage, round(seconds * 1e6))
+                self.stats.inc_value(CRAWL_THREAD_CPU_STAT, microseconds(timed.seconds))
+        if self.page_cpu:
+            self.spent[key] = self.spent.get(key, 0.0) + timed.seconds
+        if timed.over:
+            self.spent.pop(key, None)
+            if self.stats is not None:
+                self.stats.inc_value("ingest/dropped/cpu_limit")
+            limit = f"over INGEST_MAX_PAGE_CPU ({self.page_cpu:g} s of CPU)"
+            raise DropItem(f"cpu_limit: {limit}: {key}", log_level="INFO")
+        return cast(T, timed.value), timed.seconds  # not over: the call's own value
 
     def shutdown(self) -> None:
-        """Stop the workers (pending stages are cancelled: the crawl is over)."""
+        """Stop the workers (pending calls are cancelled: the crawl is over)."""
         if self.executor is not None:
             self.executor.shutdown(wait=True, cancel_futures=True)
             self.executor = None
+
+
+def page_key(item: Any) -> str:
+    """The key a page's CPU is charged to: the URL it was downloaded from (a ``Page``'s
+    ``url``, an item's ``fetched_url``)."""
+    return str(getattr(item, "fetched_url", None) or getattr(item, "url", ""))

@@ -12,15 +12,22 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from html import escape
+from typing import TYPE_CHECKING, Self
 from urllib.parse import urljoin
 
 from bs4 import BeautifulSoup
 from bs4.element import Comment, NavigableString, PageElement, Tag
+from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
+from scrapy.statscollectors import StatsCollector
 
 from ingest.items import ArticleItem, Image
 from ingest.sites import Site, get_site
-from pipelines import StatsPipeline
+from ingest.workers import CPU_STAT, CpuPool, microseconds
+from pipelines import CpuPipeline
+
+if TYPE_CHECKING:
+    from ingest.extract import Limits
 
 # --- rules -------------------------------------------------------------------------------------
 
@@ -490,13 +497,47 @@ def clean_item(item: ArticleItem) -> None:
 # --- the pipeline ------------------------------------------------------------------------------
 
 
-class BoilerplatePipeline(StatsPipeline):
-    """Reads ``body_html``, ``url``, ``site``, ``title``; writes ``body_html`` (clean, rebuilt),
-    ``body`` and appends in-body pictures to ``images``. Drops an item without a fragment."""
+def cleaned(item: ArticleItem, limits: Limits) -> ArticleItem:
+    """The pipeline's work, on the crawl's CPU pool: ``clean_item``, then the images capped
+    at ``limits.images`` (the body's pictures are found here). Returns the item: it may have
+    crossed a process."""
+    from ingest.extract import cap_images  # ingest.extract imports this module
 
-    def process_item(self, item: ArticleItem) -> ArticleItem:
+    clean_item(item)
+    item.images = cap_images(item.images, limits, item.flags)
+    return item
+
+
+class BoilerplatePipeline(CpuPipeline):
+    """Reads ``body_html``, ``url``, ``site``, ``title``; writes ``body_html`` (clean, rebuilt),
+    ``body`` and appends in-body pictures to ``images``, at most ``INGEST_MAX_IMAGES`` (flag
+    and stat ``ingest/fields/images_cut``). Drops an item without a fragment. CPU:
+    ``ingest/cpu_us/boilerplate``."""
+
+    def __init__(
+        self, stats: StatsCollector, pool: CpuPool | None = None, limits: Limits | None = None
+    ) -> None:
+        super().__init__(stats, pool)
+        if limits is None:
+            from ingest.extract import DEFAULT_LIMITS  # ingest.extract imports this module
+
+            limits = DEFAULT_LIMITS
+        self.limits = limits
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        from ingest.extract import Limits  # ingest.extract imports this module
+
+        assert crawler.stats is not None
+        return cls(crawler.stats, CpuPool.of(crawler), Limits.from_settings(crawler.settings))
+
+    async def process_item(self, item: ArticleItem) -> ArticleItem:
         if not item.body_html or not item.body_html.strip():
             self.stats.inc_value("ingest/dropped/no_body")
             raise DropItem(f"no article body found: {item.url}", log_level="INFO")
-        clean_item(item)
+        cut = "images_cut" in item.flags
+        item, seconds = await self.pool.run(item.fetched_url, cleaned, item, self.limits)
+        self.stats.inc_value(CPU_STAT + "boilerplate", microseconds(seconds))
+        if not cut and "images_cut" in item.flags:
+            self.stats.inc_value("ingest/fields/images_cut")
         return item

@@ -1,51 +1,71 @@
-"""Extraction: pages become clean, language-tagged items, on worker processes."""
+"""Parsing: a downloaded page becomes an item, every field extracted, on the crawl's CPU pool."""
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from typing import Any, Self
 
 from scrapy.crawler import Crawler
-from scrapy.utils.conf import build_component_list
+from scrapy.exceptions import DropItem
+from scrapy.statscollectors import StatsCollector
 
-from ingest.extract import Page
+from ingest.extract import Limits, Page, PageRefused, extract_page, page_selector
 from ingest.items import ArticleItem
-from ingest.workers import StagePool
+from ingest.workers import CPU_STAT, CpuPool, microseconds
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """What ``parse`` made of a page: the item, or why the page is refused (a bound)."""
+
+    item: ArticleItem | None
+    refused: str | None  # the ingest/dropped/<reason>
+    message: str
+    parse_seconds: float  # of the call's CPU, the lxml parse (the rest is extraction)
+
+
+def parse(page: Page, limits: Limits) -> Parsed:
+    """The pool's work for one page: parse (lxml), then extract every field."""
+    start = time.thread_time()
+    sel = page_selector(page)
+    parsed = time.thread_time() - start
+    try:
+        return Parsed(extract_page(page, sel, limits), None, "", parsed)
+    except PageRefused as exc:
+        return Parsed(None, exc.reason, str(exc), parsed)
 
 
 class ExtractionPipeline:
-    """Reads a ``Page`` (what spiders yield when ``INGEST_DEFER_PARSING`` is set) or an
-    ``ArticleItem``; returns the item parsed and passed through ``INGEST_ARTICLE_PIPELINES``
-    (boilerplate, normalise, language), on one of ``INGEST_WORKERS`` processes (0: here),
-    once ``INGEST_POOL_AFTER`` pages have run here.
+    """Reads a ``Page`` (what spiders yield); returns its ``ArticleItem``, every field parsed,
+    ``body_html`` still the raw article fragment. Other items pass through.
 
-    Drops what those pipelines drop, with their reasons; their stats and log lines come back
-    with the item. Stats: ``ingest/cpu_us/<stage>``, CPU microseconds where each stage ran.
-    ``CONCURRENT_ITEMS`` bounds the pages in flight per response.
+    Drops a page over a bound (``INGEST_MAX_PARAGRAPHS``: ``ingest/dropped/<reason>``). Stats:
+    ``ingest/fields/<flag>`` for what extraction left out, ``ingest/cpu_us/parse`` and
+    ``ingest/cpu_us/extract``. Runs on the crawl's ``CpuPool`` (``ingest/workers.py``), whose
+    ``INGEST_POOL_AFTER`` counts the pages that reach this pipeline.
     """
 
-    def __init__(self, pool: StagePool) -> None:
+    def __init__(self, pool: CpuPool, stats: StatsCollector, limits: Limits) -> None:
         self.pool = pool
+        self.stats = stats
+        self.limits = limits
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        settings = crawler.settings
-        paths = [
-            p if isinstance(p, str) else f"{p.__module__}.{p.__qualname__}"
-            for p in build_component_list(settings.getdict("INGEST_ARTICLE_PIPELINES"))
-        ]
-        pool = StagePool(
-            settings.copy_to_dict(),
-            paths,
-            settings.getint("INGEST_WORKERS"),
-            crawler.stats,
-            start_after=settings.getint("INGEST_POOL_AFTER"),
-        )
-        return cls(pool)
+        assert crawler.stats is not None
+        return cls(CpuPool.of(crawler), crawler.stats, Limits.from_settings(crawler.settings))
 
     async def process_item(self, item: Any) -> Any:
-        if not isinstance(item, Page | ArticleItem):
+        if not isinstance(item, Page):
             return item
-        return await self.pool.run(item)
-
-    def close_spider(self) -> None:
-        self.pool.shutdown()
+        self.pool.page()
+        parsed, seconds = await self.pool.run(item.url, parse, item, self.limits)
+        self.stats.inc_value(CPU_STAT + "parse", microseconds(parsed.parse_seconds))
+        self.stats.inc_value(CPU_STAT + "extract", microseconds(seconds - parsed.parse_seconds))
+        if parsed.item is None:
+            self.stats.inc_value(f"ingest/dropped/{parsed.refused}")
+            raise DropItem(parsed.message, log_level="INFO")
+        for flag in parsed.item.flags:  # only extraction has flagged it so far
+            self.stats.inc_value(f"ingest/fields/{flag}")
+        return parsed.item

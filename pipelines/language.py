@@ -32,7 +32,8 @@ from langdetect.utils.ngram import NGram
 from langdetect.utils.unicode_block import unicode_block
 
 from ingest.items import ArticleItem
-from pipelines import StatsPipeline
+from ingest.workers import CPU_STAT, microseconds
+from pipelines import CpuPipeline
 
 if TYPE_CHECKING:
     pass
@@ -607,7 +608,7 @@ def best_language(probs: Mapping[str, float]) -> str:
 _Item = TypeVar("_Item")
 
 
-class LanguagePipeline(StatsPipeline):
+class LanguagePipeline(CpuPipeline):
     """Detect the language of each ArticleItem's clean body.
 
     Reads ``body``, ``candidate_languages``, ``lang_declared`` and ``url``;
@@ -618,12 +619,19 @@ class LanguagePipeline(StatsPipeline):
     detected, also logged at INFO).  Other items pass through untouched.
     """
 
-    def process_item(self, item: _Item) -> _Item:
+    async def process_item(self, item: _Item) -> _Item:
         """Set lang/lang_confidence on an ArticleItem; pass anything else on."""
         if not isinstance(item, ArticleItem):
             return item
         body = (item.body or "").strip()
-        lang, confidence = detect_language(body, item.candidate_languages) if body else (None, 0.0)
+        lang: str | None = None
+        confidence = 0.0
+        if body:
+            detected, seconds = await self.pool.run(
+                item.fetched_url, detect_language, body, item.candidate_languages
+            )
+            lang, confidence = detected
+            self.stats.inc_value(CPU_STAT + "language", microseconds(seconds))
         item.lang = lang
         item.lang_confidence = confidence if lang is not None else None
         if lang is None:

@@ -19,7 +19,8 @@ from ftfy import TextFixerConfig, fix_and_explain
 from scrapy.exceptions import DropItem
 
 from ingest.items import ArticleItem
-from pipelines import StatsPipeline
+from ingest.workers import CPU_STAT, microseconds
+from pipelines import CpuPipeline
 from pipelines.boilerplate import collapse
 
 FTFY_CONFIG = TextFixerConfig(
@@ -103,7 +104,40 @@ def _normalise_body(item: ArticleItem) -> tuple[str, str, list[Normalised]]:
     return body, body_html, done
 
 
-class NormalisePipeline(StatsPipeline):
+@dataclass(frozen=True)
+class Repairs:
+    """What ``normalise_item`` did to one item's text, for the pipeline to flag and count."""
+
+    mojibake: bool  # some text was mojibake, repaired
+    controls: int  # control and invisible characters removed
+
+
+def normalise_item(item: ArticleItem) -> tuple[ArticleItem, Repairs]:
+    """The pipeline's work, on the crawl's CPU pool: every text field normalised,
+    ``replacement_chars`` filled. Returns the item (it may have crossed a process)."""
+    done: list[Normalised] = []
+
+    def short(value: str | None) -> str | None:
+        if value is None:
+            return None
+        n = normalise_text(value)
+        done.append(n)
+        return collapse(n.text) or None
+
+    item.title = short(item.title)
+    item.lead = short(item.lead)
+    item.authors = [a for a in (short(a) for a in item.authors) if a]
+    for image in item.images:
+        image.caption = short(image.caption)
+        image.credit = short(image.credit)
+    if item.body is not None:
+        item.body, item.body_html, body_parts = _normalise_body(item)
+        done.extend(body_parts)
+    item.replacement_chars = sum(n.replacements for n in done)
+    return item, Repairs(any(n.mojibake for n in done), sum(n.controls for n in done))
+
+
+class NormalisePipeline(CpuPipeline):
     """Reads and writes ``title``, ``lead``, ``body``, ``body_html``, ``authors`` and image
     ``caption``/``credit``; writes ``replacement_chars`` and ``flags``.
 
@@ -111,39 +145,23 @@ class NormalisePipeline(StatsPipeline):
     ``MANY_REPLACEMENTS`` U+FFFD left). Drops (``ingest/dropped/undecodable``) an item whose body
     is more than ``UNDECODABLE_SHARE`` U+FFFD: text that lost that much is not the article.
     Stats: ``ingest/text/mojibake_fixed``, ``ingest/text/control_chars``,
-    ``ingest/text/replacement_chars`` (sum), ``ingest/flagged/<flag>``.
+    ``ingest/text/replacement_chars`` (sum), ``ingest/flagged/<flag>``,
+    ``ingest/cpu_us/normalise``.
     """
 
-    def process_item(self, item: ArticleItem) -> ArticleItem:
-        done: list[Normalised] = []
-
-        def short(value: str | None) -> str | None:
-            if value is None:
-                return None
-            n = normalise_text(value)
-            done.append(n)
-            return collapse(n.text) or None
-
-        item.title = short(item.title)
-        item.lead = short(item.lead)
-        item.authors = [a for a in (short(a) for a in item.authors) if a]
-        for image in item.images:
-            image.caption = short(image.caption)
-            image.credit = short(image.credit)
-        if item.body is not None:
-            item.body, item.body_html, body_parts = _normalise_body(item)
-            done.extend(body_parts)
-        self.account(item, done)
+    async def process_item(self, item: ArticleItem) -> ArticleItem:
+        (item, repairs), seconds = await self.pool.run(item.fetched_url, normalise_item, item)
+        self.stats.inc_value(CPU_STAT + "normalise", microseconds(seconds))
+        self.account(item, repairs)
         return item
 
-    def account(self, item: ArticleItem, done: list[Normalised]) -> None:
-        """Fill ``replacement_chars`` and ``flags``; count, and drop an undecodable body."""
-        item.replacement_chars = sum(n.replacements for n in done)
+    def account(self, item: ArticleItem, repairs: Repairs) -> None:
+        """Fill ``flags``; count, and drop an undecodable body."""
         flags = []
-        if any(n.mojibake for n in done):
+        if repairs.mojibake:
             flags.append("mojibake_fixed")
             self.stats.inc_value("ingest/text/mojibake_fixed")
-        if controls := sum(n.controls for n in done):
+        if controls := repairs.controls:
             flags.append("control_chars")
             self.stats.inc_value("ingest/text/control_chars", controls)
         if item.replacement_chars:

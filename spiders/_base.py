@@ -219,8 +219,8 @@ class NewsSpider(scrapy.Spider):
             site=self.site,
             listing=listing,
         )
-        # The project's crawls parse in ExtractionPipeline (on a worker process when
-        # INGEST_WORKERS > 0); without it (a spider called directly) the page is parsed here.
+        # The project's crawls parse in ExtractionPipeline, the first of ITEM_PIPELINES (on
+        # the crawl's process pool); without it (a spider called directly) it is parsed here.
         if self.settings.getbool("INGEST_DEFER_PARSING"):
             yield page
         else:

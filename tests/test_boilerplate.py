@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from scrapy.exceptions import DropItem
 from scrapy.statscollectors import MemoryStatsCollector
@@ -122,7 +124,7 @@ def test_a_sentence_starting_like_a_menu_word_is_kept() -> None:
 def test_pipeline_drops_an_item_without_body(stats: MemoryStatsCollector) -> None:
     item = ArticleItem(url=URL, fetched_url=URL, site="rbc", fetched_at="2025-07-04T15:00:00+00:00")
     with pytest.raises(DropItem, match="no article body"):
-        BoilerplatePipeline(stats).process_item(item)
+        asyncio.run(BoilerplatePipeline(stats).process_item(item))
     assert stats.get_value("ingest/dropped/no_body") == 1
 
 
@@ -131,7 +133,7 @@ def test_pipeline_fills_body_and_images(stats: MemoryStatsCollector) -> None:
         url=URL, fetched_url=URL, site="rbc", fetched_at="2025-07-04T15:00:00+00:00",
         body_html=RBC_BODY,
     )  # fmt: skip
-    out = BoilerplatePipeline(stats).process_item(item)
+    out = asyncio.run(BoilerplatePipeline(stats).process_item(item))
     assert out.body is not None
     assert out.body.startswith("Уряд ухвалив")
     assert "\n\nЩо зміниться для споживачів\n\n" in out.body

@@ -19,6 +19,7 @@ import pytest
 from scrapy import signals
 from scrapy.http import HtmlResponse
 from scrapy.statscollectors import MemoryStatsCollector
+from scrapy.utils.project import get_project_settings
 from scrapy.utils.test import get_crawler
 from twisted.python.failure import Failure
 
@@ -144,10 +145,8 @@ def crawled(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("losses")
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    pipelines = {
-        "pipelines.boilerplate.BoilerplatePipeline": 100,
-        "pipelines.normalise.NormalisePipeline": 150,
-        "pipelines.language.LanguagePipeline": 200,
+    pipelines = {  # the project's, and an article stage that crashes, after language
+        **get_project_settings().getdict("ITEM_PIPELINES"),
         "tests.test_crawl_losses.ExplodingPipeline": 250,
     }
     settings = {
@@ -155,7 +154,7 @@ def crawled(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "DOWNLOAD_DELAY": "0",
         "AUTOTHROTTLE_ENABLED": "False",
         "INGEST_WORKERS": "0",
-        "INGEST_ARTICLE_PIPELINES": json.dumps(pipelines),
+        "ITEM_PIPELINES": json.dumps(pipelines),
     }
     cmd = [sys.executable, "-m", "ingest", "crawl", "sitemap", "--db", str(tmp / "news.db")]
     cmd += ["-a", f"url={SITE}/sitemap.xml"]

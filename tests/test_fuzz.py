@@ -8,6 +8,7 @@ A modest, derandomized example count (profile ``fuzz``) keeps the suite fast and
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import time
@@ -123,7 +124,7 @@ def extract_all(html: str) -> None:
         item = extract_article(html, url)
         pipeline = NormalisePipeline(MemoryStatsCollector(get_crawler()))
         with contextlib.suppress(DropItem):  # an undecodable body is a counted drop
-            pipeline.process_item(item)
+            asyncio.run(pipeline.process_item(item))
 
 
 @PROFILE

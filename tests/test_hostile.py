@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from scrapy import Request
 from scrapy.exceptions import DropItem
 from scrapy.http import XmlResponse
+from scrapy.statscollectors import MemoryStatsCollector
 from scrapy.utils.test import get_crawler
 
 from ingest.dates import (
@@ -37,11 +38,11 @@ from ingest.dates import (
     parse_rfc822,
     to_utc_iso,
 )
-from ingest.extract import Limits, Page, html_selector, json_ld_article, ld_types, parse_page
+from ingest.extract import Limits, html_selector, json_ld_article, ld_types, parse_page
 from ingest.feeds import XmlReport, iter_feed, iter_sitemap
 from ingest.items import ArticleItem
 from ingest.middlewares import url_refusal
-from ingest.workers import ArticleStages, StagePool
+from ingest.workers import CpuPool
 from pipelines.storage import SQLitePipeline
 from spiders.feed import FeedSpider
 from spiders.sitemap import SitemapSpider
@@ -520,70 +521,69 @@ def test_revisions_per_article_are_bounded(tmp_path: Path) -> None:
 # --- CPU per page, on the crawl thread and in workers -----------------------------------------
 
 
-class BurnPipeline:
-    """An article stage that spins on the CPU for ``SPIN`` seconds, as a pathological page
-    does in an extractor."""
-
-    SPIN = 6.0
-
-    def process_item(self, item: ArticleItem) -> ArticleItem:
-        end = time.thread_time() + (self.SPIN if "spin" in (item.title or "") else 0.0)
-        while time.thread_time() < end:
-            pass
-        return item
+def burn(title: str, seconds: float) -> str:
+    """A pipeline's pool function that spins on the CPU for ``seconds`` on a page titled
+    "spin", as a pathological page does in an extractor."""
+    end = time.thread_time() + (seconds if "spin" in title else 0.0)
+    while time.thread_time() < end:
+        pass
+    return title
 
 
-BURN = ["tests.test_hostile.BurnPipeline"]
-CPU = {"INGEST_MAX_PAGE_CPU": 0.3}
+CPU = 0.3  # INGEST_MAX_PAGE_CPU of these tests
+SPIN = 6.0
 
 
-def page(title: str) -> Page:
-    return Page(
-        url=f"https://news.example.org/{title}.html",
-        html=article(title).decode(),
-        fetched_at="2025-07-04T10:00:00+00:00",
-    )
+def cpu_pool(workers: int = 0) -> tuple[CpuPool, MemoryStatsCollector]:
+    stats = MemoryStatsCollector(get_crawler())
+    return CpuPool(workers, page_cpu=CPU, stats=stats), stats
 
 
 def test_a_page_over_the_cpu_limit_is_stopped_on_the_crawl_thread() -> None:
-    stages = ArticleStages(CPU, BURN)
-    assert stages.cpu.preemptive  # pytest runs tests on the main thread
+    pool, stats = cpu_pool()
     started = time.monotonic()
-    out = stages.run(page("spin"))
+    with pytest.raises(DropItem, match="cpu_limit"):
+        asyncio.run(pool.run("https://news.example.org/spin.html", burn, "spin", SPIN))
     assert time.monotonic() - started < 3  # stopped, not left to spin its 6 s
-    assert out.item is None
-    assert out.dropped is not None
-    assert out.dropped.startswith("cpu_limit")
-    assert out.stats["ingest/dropped/cpu_limit"] == 1
-    assert stages.run(page("calm")).item is not None  # the crawl goes on
+    assert pool.local is not None
+    assert pool.local.preemptive  # pytest runs tests on the main thread
+    assert stats.get_value("ingest/dropped/cpu_limit") == 1
+    calm = asyncio.run(pool.run("https://news.example.org/calm.html", burn, "calm", SPIN))
+    assert calm[0] == "calm"  # the crawl goes on
 
 
 def test_a_page_over_the_cpu_limit_is_dropped_off_the_main_thread() -> None:
-    BurnPipeline.SPIN = 0.6  # without a timer the page runs to its end, then is judged
-    try:
-        result: list[Any] = []
-        worker = threading.Thread(
-            target=lambda: result.append(ArticleStages(CPU, BURN).run(page("spin")))
-        )
-        worker.start()
-        worker.join()
-    finally:
-        BurnPipeline.SPIN = 6.0
-    (out,) = result
-    assert out.item is None
-    assert out.stats["ingest/dropped/cpu_limit"] == 1
+    pool, stats = cpu_pool()
+    errors: list[BaseException] = []
+
+    def crawl() -> None:  # without a timer the page runs to its end, then is judged
+        try:
+            asyncio.run(pool.run("https://news.example.org/spin.html", burn, "spin", 0.6))
+        except DropItem as exc:
+            errors.append(exc)
+
+    worker = threading.Thread(target=crawl)
+    worker.start()
+    worker.join()
+    assert pool.local is not None
+    assert not pool.local.preemptive
+    assert len(errors) == 1
+    assert str(errors[0]).startswith("cpu_limit")
+    assert stats.get_value("ingest/dropped/cpu_limit") == 1
 
 
 def test_a_page_over_the_cpu_limit_is_stopped_in_a_worker() -> None:
-    pool = StagePool(CPU, BURN, workers=1)
+    pool, stats = cpu_pool(workers=1)
     try:
         started = time.monotonic()
         with pytest.raises(DropItem, match="cpu_limit"):
-            asyncio.run(pool.run(page("spin")))
+            asyncio.run(pool.run("https://news.example.org/spin.html", burn, "spin", SPIN))
         assert time.monotonic() - started < 5.5
-        assert asyncio.run(pool.run(page("calm"))).title == "calm"
+        calm = asyncio.run(pool.run("https://news.example.org/calm.html", burn, "calm", SPIN))
+        assert calm[0] == "calm"
     finally:
         pool.shutdown()
+    assert stats.get_value("ingest/dropped/cpu_limit") == 1
 
 
 # --- properties: dates and JSON-LD shapes -----------------------------------------------------

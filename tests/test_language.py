@@ -7,6 +7,7 @@ the hash seed: see test_same_answers_under_different_hash_seeds) and offline.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
 import logging
@@ -333,7 +334,7 @@ def pipeline() -> LanguagePipeline:
 
 
 def test_pipeline_sets_language_and_confidence(pipeline: LanguagePipeline) -> None:
-    item = pipeline.process_item(make_item(UK_BODY, lang_declared="uk"))
+    item = asyncio.run(pipeline.process_item(make_item(UK_BODY, lang_declared="uk")))
     assert item.lang == "uk"
     assert item.lang_confidence is not None
     assert 0.9 < item.lang_confidence <= 1.0
@@ -346,7 +347,7 @@ def test_pipeline_counts_and_logs_a_disagreement(
 ) -> None:
     item = make_item(UK_BODY, lang_declared="ru")  # rbc.ua's inverted /rus/ prefix
     with caplog.at_level(logging.INFO, logger="pipelines.language"):
-        pipeline.process_item(item)
+        asyncio.run(pipeline.process_item(item))
     assert item.lang == "uk"
     assert pipeline.stats.get_value("ingest/language/disagree") == 1
     lines = [r.getMessage() for r in caplog.records if r.name == "pipelines.language"]
@@ -361,8 +362,8 @@ def test_pipeline_leaves_lang_none_on_an_empty_body(
     pipeline: LanguagePipeline, body: str | None
 ) -> None:
     # The title alone is never used, however clear it is.
-    item = pipeline.process_item(
-        make_item(body, title="Зеленський і Трамп домовилися посилити ППО")
+    item = asyncio.run(
+        pipeline.process_item(make_item(body, title="Зеленський і Трамп домовилися посилити ППО"))
     )
     assert item.lang is None
     assert item.lang_confidence is None
@@ -372,7 +373,7 @@ def test_pipeline_leaves_lang_none_on_an_empty_body(
 
 def test_pipeline_passes_other_items_through(pipeline: LanguagePipeline) -> None:
     other = {"body": UK_BODY}
-    assert pipeline.process_item(other) is other
+    assert asyncio.run(pipeline.process_item(other)) is other
     assert other == {"body": UK_BODY}
 
 

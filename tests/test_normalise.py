@@ -3,6 +3,7 @@ untouched (measured on every sentence of the Ukrainian, Russian and English corp
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import unicodedata
 
@@ -118,7 +119,7 @@ def test_pipeline_fields_flags_and_stats(stats: MemoryStatsCollector) -> None:
         lead=mojibake,
         images=[Image(src="https://x/a.jpg", caption=mojibake)],
     )
-    out = NormalisePipeline(stats).process_item(it)
+    out = asyncio.run(NormalisePipeline(stats).process_item(it))
     assert out.title == "Заголовок"
     assert out.lead == out.images[0].caption == "Уряд схвалив план відновлення енергетики"
     assert out.body == (
@@ -138,7 +139,7 @@ def test_many_replacement_characters_flag_the_article(stats: MemoryStatsCollecto
     text = "Новина про економіку України та світу. " * 10
     lost = "\ufffd" * MANY_REPLACEMENTS
     it = item(html=f"<p>{text}</p><p>{lost}</p>", title="T")
-    out = NormalisePipeline(stats).process_item(it)
+    out = asyncio.run(NormalisePipeline(stats).process_item(it))
     assert out.replacement_chars == MANY_REPLACEMENTS
     assert out.flags == ["replacement_chars"]
 
@@ -146,5 +147,5 @@ def test_many_replacement_characters_flag_the_article(stats: MemoryStatsCollecto
 def test_a_body_mostly_lost_in_decoding_is_dropped(stats: MemoryStatsCollector) -> None:
     it = item(html="<p>" + "Ки\ufffd\ufffd в \ufffd\ufffd\ufffd " * 20 + "</p>", title="T")
     with pytest.raises(DropItem, match="undecodable"):
-        NormalisePipeline(stats).process_item(it)
+        asyncio.run(NormalisePipeline(stats).process_item(it))
     assert stats.get_value("ingest/dropped/undecodable") == 1
