@@ -188,8 +188,9 @@ def article_path(validate: bool = False) -> Callable[[Any], Any]:
     from scrapy.utils.misc import build_from_crawler, load_object
     from scrapy.utils.test import get_crawler
 
-    settings = project_settings().copy_to_dict()
-    crawler = get_crawler(settings_dict={**settings, "INGEST_WORKERS": 0})
+    # The project's INGEST_* settings only: the rest (the reactor) is for a real crawl.
+    ingest = {k: v for k, v in project_settings().items() if k.startswith("INGEST_")}
+    crawler = get_crawler(settings_dict={**ingest, "INGEST_WORKERS": 0})
     crawler.stats = MemoryStatsCollector(crawler)
     paths = [*ARTICLE_PIPELINES, *(["pipelines.validation.ValidationPipeline"] * validate)]
     pipelines = [build_from_crawler(load_object(path), crawler) for path in paths]
