@@ -150,8 +150,14 @@ def cli() -> None:
 
 
 UNCOUNTED_STATUS = 3  # a finished crawl whose log has errors no counted drop explains
-# The drops that count an exception on a page (spiders/_base.py): each logs one ERROR line.
-_ERROR_DROPS = ("ingest/dropped/spider_error", "ingest/dropped/pipeline_error")
+# Counted losses that log one ERROR line each: an exception on a page (spiders/_base.py
+# counts it as a drop), and Scrapy's "Gave up retrying" (the page is then a counted
+# ingest/dropped/http_<status> or timeout/connection drop).
+_ERROR_DROPS = (
+    "ingest/dropped/spider_error",
+    "ingest/dropped/pipeline_error",
+    "retry/max_reached",
+)
 
 
 def uncounted_errors(stats: dict[str, Any]) -> int:

@@ -18,6 +18,8 @@ def test_errors_beyond_the_counted_drops_are_uncounted() -> None:
     counted = {"log_count/ERROR": 2, "ingest/dropped/spider_error": 1}
     assert uncounted_errors({**counted, "ingest/dropped/pipeline_error": 1}) == 0
     assert uncounted_errors(counted) == 1
+    # Scrapy logs its "Gave up retrying" as an ERROR; the page is a counted drop.
+    assert uncounted_errors({**counted, "retry/max_reached": 1}) == 0
 
 
 def test_a_crawl_with_an_uncounted_error_exits_non_zero(tmp_path: Path) -> None:
