@@ -533,8 +533,13 @@ class BoilerplatePipeline(CpuPipeline):
 
     async def process_item(self, item: ArticleItem) -> ArticleItem:
         if not item.body_html or not item.body_html.strip():
-            self.stats.inc_value("ingest/dropped/no_body")
-            raise DropItem(f"no article body found: {item.url}", log_level="INFO")
+            # On a site we know nothing of, a tag or index page without text is no article,
+            # not an article without a body; on a declared site's article URL, an empty page
+            # (a script shell) is an article whose body is missing.
+            known = get_site(item.site) is not None
+            reason = "no_body" if item.is_article or known else "not_article"
+            self.stats.inc_value(f"ingest/dropped/{reason}")
+            raise DropItem(f"{reason}: no article body found: {item.url}", log_level="INFO")
         cut = "images_cut" in item.flags
         item, seconds = await self.pool.run(item.fetched_url, cleaned, item, self.limits)
         self.stats.inc_value(CPU_STAT + "boilerplate", microseconds(seconds))

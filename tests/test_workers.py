@@ -136,7 +136,8 @@ def test_a_drop_in_a_stage_is_raised_with_its_reason(workers: int) -> None:
             asyncio.run(path.run(page))
     finally:
         path.pool.shutdown()
-    assert path.stats.get_value("ingest/dropped/no_body") == 1
+    # a page of an undeclared site with no text and no article markup is no article
+    assert path.stats.get_value("ingest/dropped/not_article") == 1
 
 
 @pytest.mark.parametrize("workers", [0, 1])
