@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo crawl test live-check lint bench bench-extract bench-langid bench-pages soak clean
+.PHONY: install demo crawl test live-check lint bench bench-extract bench-langid bench-pages bench-scale soak clean
 
 $(BIN)/ingest: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ bench-pages: $(BIN)/ingest ## body F1 and language of the real pages in tests/fi
 
 bench-crawl: $(BIN)/ingest ## every real page of ../shared/data crawled by the sitemap spider on 127.0.0.1; losses by reason
 	$(BIN)/python benchmarks/crawl_real_pages.py
+
+bench-scale: $(BIN)/ingest ## 1,000 loopback pages: one process vs 1-3 Redis frontier workers + writer; Redis bytes/request; writer alone
+	$(BIN)/pip install --quiet -e '.[scale]'
+	$(BIN)/python benchmarks/scale_bench.py --n 1000
 
 soak: $(BIN)/ingest ## 3,000 mirror pages with injected faults on 127.0.0.1; every good one stored once
 	$(BIN)/python benchmarks/soak.py --n 3000
