@@ -54,11 +54,10 @@ from pipeline_bench import (
     LOOPBACK_SETTINGS,
     PAGE_PATH_RE,
     REPO_ROOT,
-    article_pipelines,
+    article_path,
     load_pages,
     now_iso,
     prepare,
-    project_settings,
 )
 
 SITEMAP = "/sitemap.xml"
@@ -245,8 +244,8 @@ def timed_crawl(
                 p.returncode = os.waitstatus_to_exitcode(status)
                 cpu[pid] = usage.ru_utime + usage.ru_stime
                 if p.returncode != 0:
-                    log = logs / f"{label.replace(' ', '_')}-{processes.index(p)}.log"
-                    tail = log.read_text("utf-8", "replace")[-3000:]
+                    output = logs / f"{label.replace(' ', '_')}-{processes.index(p)}.log"
+                    tail = output.read_text("utf-8", "replace")[-3000:]
                     raise RuntimeError(f"{label}: a process exited {p.returncode}:\n{tail}")
         time.sleep(0.1)
     final = stored_count(db)
@@ -359,17 +358,14 @@ def writer_rate(url: str, pages: list[tuple[bytes, bytes]], n: int, tmp: Path) -
 
     from ingest.extract import Page
     from ingest.frontier import Keys, item_to_json, store
-    from ingest.workers import ArticleStages
 
-    settings = project_settings()
-    stages = ArticleStages(settings.copy_to_dict(), article_pipelines(settings))
+    run = article_path()
     items = []
     for i, (before, after) in enumerate(pages):
         html = (before + b" %06d" % i + after).decode()
-        page = Page(url=f"http://127.0.0.1/a/{i}.html", html=html, fetched_at=now_iso())
-        outcome = stages.run(page)
-        if outcome.item is not None:
-            items.append(outcome.item)
+        item = run(Page(url=f"http://127.0.0.1/a/{i}.html", html=html, fetched_at=now_iso()))
+        if item is not None:
+            items.append(item)
     client = redis.Redis.from_url(url)
     client.flushdb()
     keys = Keys("writer")
