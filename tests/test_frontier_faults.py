@@ -179,7 +179,17 @@ def test_kill_a_worker_then_the_writer_and_every_article_is_stored_once(tmp_path
 
         # kill -9 the writer while a batch is out of `items` and not yet deleted.
         wait_for(lambda: served() >= ARTICLES // 2, "half the pages", deadline, 0.1)
-        wait_for(lambda: client.llen(keys.processing) > 0, "a batch", deadline, 0.001)
+
+        def caught_mid_batch() -> bool:
+            if not client.llen(keys.processing):
+                return False
+            store.send_signal(signal.SIGSTOP)  # frozen: is the batch still out?
+            if client.llen(keys.processing):
+                return True
+            store.send_signal(signal.SIGCONT)  # it was committed meanwhile: try the next one
+            return False
+
+        wait_for(caught_mid_batch, "the writer mid-batch", deadline, 0.001)
         os.kill(store.pid, signal.SIGKILL)
         store.wait()
         assert client.llen(keys.processing) > 0  # killed mid-batch
