@@ -103,6 +103,30 @@ def image_rows(item: ArticleItem) -> list[dict[str, Any]]:
     ]
 
 
+_UPSERT_ARTICLES = (
+    f"insert into articles ({', '.join(ARTICLE_COLUMNS)}) values {{}} "  # noqa: S608  (fixed names)
+    "on conflict(url) do update set "
+    + ", ".join(f"{c} = excluded.{c}" for c in ARTICLE_COLUMNS if c != "url")
+)
+_ARTICLE_VALUES = "(" + ", ".join("?" * len(ARTICLE_COLUMNS)) + ")"
+_MAX_PARAMETERS = 32_766  # SQLite's default limit per statement (SQLITE_MAX_VARIABLE_NUMBER)
+
+
+def _upsert_articles(conn: sqlite3.Connection, rows: list[dict[str, Any]]) -> int:
+    """Upsert ``rows`` in order, in as few statements as the parameter limit allows, on the
+    batch's own connection and transaction; the rows changed. sqlite-utils' ``upsert_all``
+    lost whole batches when three crawls of one process wrote one file (the demo: its rows
+    were missing when the batch's images were inserted, a FOREIGN KEY error), and splits a
+    batch at 999 parameters (one FTS5 segment per statement)."""
+    per_statement = _MAX_PARAMETERS // len(ARTICLE_COLUMNS)
+    changes = 0
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
+        sql = _UPSERT_ARTICLES.format(", ".join([_ARTICLE_VALUES] * len(chunk)))
+        changes += conn.execute(sql, [row[c] for row in chunk for c in ARTICLE_COLUMNS]).rowcount
+    return changes
+
+
 def translation_rows(item: ArticleItem) -> list[dict[str, str]]:
     """(story_id, lang, url) for the article itself and every hreflang alternate."""
     if not item.story_id:
@@ -325,8 +349,7 @@ class SQLitePipeline:
         if upserts:
             # One statement per batch where the parameter limit allows: FTS5 writes its
             # pending index at every statement, so fewer statements mean fewer segments.
-            db.table("articles").upsert_all(upserts, pk="url", batch_size=len(upserts))
-            changes += len(upserts)  # each row inserted or updated
+            changes += _upsert_articles(conn, upserts)
         if to_index:  # not counted in changes: like articles_fts, the index follows the rows
             index_articles(conn, list(dict.fromkeys(to_index)))
         if revisions:
