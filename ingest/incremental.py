@@ -88,6 +88,24 @@ def refetch_reason(
     return None
 
 
+_SEEN_COLUMNS = frozenset(
+    {"url", "site", "status", "checked_at", "lastmod", "etag", "last_modified", "body_hash",
+     "fetched_at"}
+)  # fmt: skip
+
+
+def _seen_upsert(columns: tuple[str, ...]) -> str:
+    """The upsert of one ``seen`` row with these columns (a 304 leaves the others as stored)."""
+    assert set(columns) <= _SEEN_COLUMNS, columns  # names from this module, never from a page
+    names = ", ".join(columns)
+    values = ", ".join(f":{c}" for c in columns)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "url")
+    return (
+        f"insert into seen ({names}) values ({values}) "  # noqa: S608  (names checked above)
+        f"on conflict(url) do update set {updates}"
+    )
+
+
 class IncrementalMiddleware:
     """Downloader middleware: skip unchanged stored articles; conditional GET for the others.
 
@@ -271,10 +289,12 @@ class IncrementalMiddleware:
         follow when it is done. Without a reactor, waits for it."""
 
         def upsert(db: Database) -> None:
-            seen = db.table("seen")
-            with db.atomic():
+            # Plain SQL on the writer's own connection: sqlite-utils' upsert lost rows when the
+            # demo's three crawls wrote one file from three writer threads (as its upsert_all
+            # lost storage batches).
+            with db.conn:
                 for row in rows:  # each its own columns: a 304 keeps the stored etag
-                    seen.upsert(row, pk="url")
+                    db.conn.execute(_seen_upsert(tuple(row)), row)
 
         future = writer.write(upsert, "seen")
         if not on_reactor():

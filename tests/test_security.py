@@ -31,6 +31,9 @@ REVIEWED = {
         "FILTER_CLAUSES constants, SEARCH_TABLE, highlight_sql() (TEXT_COLUMNS) and BM25_WEIGHTS "
         "floats; the query and filters are bound"
     ),
+    ("ingest/incremental.py", 'f"insert into seen ({names}) values ({values}) "'): (
+        "column names asserted to be _SEEN_COLUMNS, the module's own; values are bound"
+    ),
     ("ingest/cli_query.py", 'f"PRAGMA hard_heap_limit = {int(self.heap_limit)}"'): (
         "an int from settings; PRAGMA takes no bound parameters"
     ),
