@@ -167,8 +167,10 @@ def test_the_crawl_finishes_in_bounded_time_requests_and_memory(
     # every route at most 1 + RETRIES times, the loop REDIRECT_MAX + 1 times, plus robots, feed,
     # listing
     assert len(server.hits) <= 2 * (len(GOOD) + len(BAD)) + REDIRECT_MAX + 1 + 3
-    # bombs and oversized bodies stop at DOWNLOAD_MAXSIZE (16 MiB), not at 256 MiB
-    assert result.max_rss_mib < 400
+    # bombs and oversized bodies stop at DOWNLOAD_MAXSIZE (16 MiB), not at 256 MiB: a crawl
+    # holds ~440 MiB with the search analysers' dictionaries (~240 MB, issue 12); one 256 MiB
+    # body read into memory would pass 600
+    assert result.max_rss_mib < 600
     assert "Traceback" not in result.log
 
 
