@@ -269,7 +269,7 @@ def candidates() -> dict[str, Callable[[str, str], str]]:
         "ours: simplemma dictionary": lambda w, lang: search_index.ANALYSERS.term(w, lang),
     }
     try:
-        import pymorphy3  # type: ignore[import-untyped]
+        import pymorphy3
     except ImportError:
         print("(pymorphy3 not installed: not compared)")
         return found
