@@ -8,8 +8,11 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterable, Mapping
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape
 
 from sqlite_utils import Database
 
@@ -117,3 +120,30 @@ def edit(path: Path, old: str, new: str) -> None:
     text = path.read_text("utf-8")
     assert text.count(old) == 1, f"{old!r} in {path}"
     path.write_text(text.replace(old, new), "utf-8")
+
+
+def urlset(urls: Iterable[str], lastmod: str | None = None) -> bytes:
+    """A sitemap listing ``urls`` (XML-escaped), each with ``lastmod`` when given."""
+    date = f"<lastmod>{lastmod}</lastmod>" if lastmod else ""
+    entries = "".join(f"<url><loc>{escape(url)}</loc>{date}</url>" for url in urls)
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{entries}</urlset>'
+    ).encode()
+
+
+class LoopbackHandler(BaseHTTPRequestHandler):
+    """A test's own loopback server: keep-alive like a real one, quiet, one call to answer."""
+
+    protocol_version = "HTTP/1.1"
+
+    def reply(self, status: int, body: bytes, headers: Mapping[str, str]) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: tests read what they need from the server's own records."""

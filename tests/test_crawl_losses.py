@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from twisted.python.failure import Failure
 from ingest.items import ArticleItem
 from pipelines.dedup import DedupPipeline
 from spiders.sitemap import SitemapSpider
-from tests.crawl_helpers import CRAWL_TIMEOUT, clean_env
+from tests.crawl_helpers import CRAWL_TIMEOUT, LoopbackHandler, clean_env, urlset
 
 HOST = "news.example.org"
 SITE = f"https://{HOST}"
@@ -106,17 +106,11 @@ LISTED = [
 
 
 def sitemap() -> bytes:
-    locs = "".join(f"<url><loc>{SITE}{p.replace('&', '&amp;')}</loc></url>" for p in LISTED)
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>'
-        f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{locs}</urlset>'
-    ).encode()
+    return urlset(f"{SITE}{p}" for p in LISTED)
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(LoopbackHandler):
     """Mirror paths (``/host/path``) → FILES; the query is ignored."""
-
-    protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:
         host, _, rest = self.path.lstrip("/").partition("/")
@@ -128,15 +122,7 @@ class Handler(BaseHTTPRequestHandler):
             status, headers, body = FILES[key]
         else:
             status, headers, body = 404, {}, b""
-        self.send_response(status)
-        for name, value in {"Content-Type": "text/html; charset=utf-8", **headers}.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet."""
+        self.reply(status, body, {"Content-Type": "text/html; charset=utf-8", **headers})
 
 
 @pytest.fixture(scope="module")

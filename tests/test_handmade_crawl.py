@@ -13,7 +13,7 @@ from typing import Any
 
 from ingest.mirror import serve
 
-from .crawl_helpers import LOOPBACK, clean_env
+from .crawl_helpers import LOOPBACK, clean_env, urlset
 from .handmade_pages import HOST, pages
 
 SITEMAP = f"https://{HOST}/sitemap.xml"
@@ -21,19 +21,12 @@ SITEMAP = f"https://{HOST}/sitemap.xml"
 
 def build(root: Path) -> None:
     """The mirror: every page under its path, and a sitemap listing them."""
-    entries = []
     for page in pages():
         path = root / HOST / page.url.split(HOST + "/", 1)[1]
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(page.html, "utf-8")
-        entries.append(f"<url><loc>{page.url}</loc><lastmod>2026-03-04</lastmod></url>")
-    (root / HOST / "sitemap.xml").write_text(
-        '<?xml version="1.0" encoding="UTF-8"?>'
-        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
-        + "".join(entries)
-        + "</urlset>",
-        "utf-8",
-    )
+    listed = urlset((page.url for page in pages()), lastmod="2026-03-04")
+    (root / HOST / "sitemap.xml").write_bytes(listed)
 
 
 def test_every_handmade_article_is_stored_whole(tmp_path: Path) -> None:

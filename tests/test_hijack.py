@@ -14,7 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from ingest.extract import html_selector, parse_page
 from ingest.items import ArticleItem
 from ingest.urls import on_site, page_key
 from pipelines.dedup import DedupPipeline, body_hash
-from tests.crawl_helpers import CRAWL_TIMEOUT, clean_env
+from tests.crawl_helpers import CRAWL_TIMEOUT, LoopbackHandler, clean_env, urlset
 
 A, B = "a-news.example", "b-news.example"
 SENTENCE = "Sentence {i} of the story about {topic} tells the reader what happened in town today."
@@ -74,17 +74,11 @@ SITEMAPS = {
 
 
 def sitemap(host: str, paths: list[str]) -> bytes:
-    locs = "".join(f"<url><loc>https://{host}/{p}</loc></url>" for p in paths)
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>'
-        f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{locs}</urlset>'
-    ).encode()
+    return urlset(f"https://{host}/{p}" for p in paths)
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(LoopbackHandler):
     """Mirror paths (``/host/path``) → PAGES and SITEMAPS."""
-
-    protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:
         key = self.path.lstrip("/").split("?")[0]
@@ -97,14 +91,7 @@ class Handler(BaseHTTPRequestHandler):
             status, body = 200, PAGES[key]
         else:
             status, body = 404, b""
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet."""
+        self.reply(status, body, {"Content-Type": content_type})
 
 
 def snapshot(db: Path) -> dict[str, Any]:

@@ -10,8 +10,6 @@ import asyncio
 import json
 import re
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,7 @@ import pytest
 from parsel import Selector
 
 from .crawl_helpers import run_demo
-from .test_serve import dump_dom, fetch, free_port, wait_until_up
+from .test_serve import dump_dom, fetch, serving
 
 QUERY = "Україною"  # the instrumental case; the articles mostly write Україна, України, Україні
 UKRAINE_UK = re.compile(r"^україн(а|и|і|у|ою|о)$")
@@ -34,25 +32,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     folder = tmp_path_factory.mktemp("search-browser")
     db = folder / "demo.db"
     run_demo(db)
-    port = free_port()
-    log = folder / "serve.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "ingest", "serve", "--db", str(db), "--port", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_until_up(f"{base}/-/versions.json", process, log)
+    with serving(db, folder / "serve.log") as base:
         yield {"base": base, "db": db, "folder": folder}
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 def _articles(db: Path) -> dict[str, dict[str, Any]]:

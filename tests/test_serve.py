@@ -13,6 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -61,15 +62,11 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None
     pytest.fail(f"ingest serve did not answer within {START_TIMEOUT}s:\n{log.read_text()[-3000:]}")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """``ingest serve`` on a free loopback port (default host) over one demo crawl."""
-    folder = tmp_path_factory.mktemp("serve")
-    db = folder / "demo.db"
-    run_demo(db)
-    digest = hashlib.sha256(db.read_bytes()).hexdigest()
+@contextmanager
+def serving(db: Path, log: Path) -> Iterator[str]:
+    """``ingest serve`` of ``db`` on a free loopback port (default host) until the block ends;
+    yields its base URL, its output going to ``log``."""
     port = free_port()
-    log = folder / "serve.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "ingest", "serve", "--db", str(db), "--port", str(port)],
@@ -79,7 +76,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     try:
         base = f"http://127.0.0.1:{port}"
         wait_until_up(f"{base}/-/versions.json", process, log)
-        yield {"base": base, "db": db, "digest": digest, "folder": folder, "log": log}
+        yield base
     finally:
         process.terminate()
         try:
@@ -87,6 +84,18 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """``ingest serve`` on a free loopback port (default host) over one demo crawl."""
+    folder = tmp_path_factory.mktemp("serve")
+    db = folder / "demo.db"
+    run_demo(db)
+    digest = hashlib.sha256(db.read_bytes()).hexdigest()
+    log = folder / "serve.log"
+    with serving(db, log) as base:
+        yield {"base": base, "db": db, "digest": digest, "folder": folder, "log": log}
 
 
 def test_search_page_finds_the_seed(server: dict[str, Any]) -> None:
