@@ -1,6 +1,6 @@
 """Scale-out measured on loopback: a Redis frontier with 1, 2 and 3 workers against one process.
 
-Why: ``ingest crawl --frontier`` (ingest/frontier.py) exists to use more cores than one crawl
+Why: ``ingest crawl --frontier`` (ingest/crawl/frontier.py) exists to use more cores than one crawl
 process does; this says what it gives here, what it costs in Redis, and how fast the one writer
 drains. Three figures, from one run:
 
@@ -19,7 +19,7 @@ drains. Three figures, from one run:
   sitemap-spider article requests through the frontier's own queue and dupefilter (a realistic
   news URL each), per request.
 - **The writer alone**: N real extracted items (distinct URLs and texts) pre-filled in a
-  crawl's ``items`` list, drained into a fresh SQLite file by ``ingest.frontier.store`` (the
+  crawl's ``items`` list, drained into a fresh SQLite file by ``ingest.crawl.frontier.store`` (the
   code of ``ingest store --from``), articles/s.
 
 Needs redis-server on PATH and ``../shared/data/article-extraction-benchmark`` (not in the
@@ -304,7 +304,7 @@ def queue_memory(url: str, n: int) -> tuple[float, float]:
     from scrapy.utils.test import get_crawler
     from scrapy_redis.dupefilter import RFPDupeFilter
 
-    from ingest.frontier import FrontierQueue, Keys
+    from ingest.crawl.frontier import FrontierQueue, Keys
     from ingest.items import Listing
     from spiders.sitemap import SitemapSpider
 
@@ -353,11 +353,11 @@ def queue_memory(url: str, n: int) -> tuple[float, float]:
 
 
 def writer_rate(url: str, pages: list[tuple[bytes, bytes]], n: int, tmp: Path) -> float:
-    """Articles/s of ``ingest.frontier.store`` draining ``n`` pre-filled items into SQLite."""
+    """Articles/s of ``ingest.crawl.frontier.store`` draining ``n`` pre-filled items into SQLite."""
     import redis
 
+    from ingest.crawl.frontier import Keys, item_to_json, store
     from ingest.extract import Page
-    from ingest.frontier import Keys, item_to_json, store
 
     run = article_path()
     items = []

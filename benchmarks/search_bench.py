@@ -32,9 +32,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ingest import search_index  # noqa: E402
-from ingest.db import open_db  # noqa: E402
 from ingest.query import Filters, search_rows  # noqa: E402
+from ingest.store import search_index  # noqa: E402
+from ingest.store.db import open_db  # noqa: E402
 
 LANGID = ROOT.parent / "shared" / "data" / "langid"
 STORIES = ROOT / "ingest" / "mirror"
@@ -285,7 +285,7 @@ def indexing_cost() -> dict[str, Any]:
 import json, sys, time
 sys.path.insert(0, sys.argv[1])
 from benchmarks.search_bench import dev_documents
-from ingest import search_index
+from ingest.store import search_index
 docs = dev_documents()
 t = time.process_time()
 a = search_index.Analysers()

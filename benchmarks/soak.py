@@ -52,7 +52,8 @@ FIRST_ID = 1_760_000_000
 SETTINGS = {
     "DOWNLOAD_DELAY": "0",
     # AutoThrottle on, as in production: without it a back-off (429/503) raises the slot's
-    # delay for the rest of the crawl (ingest/middlewares.py takes the max, nothing lowers it).
+    # delay for the rest of the crawl (ingest/crawl/middlewares.py takes the max, nothing lowers
+    # it).
     "AUTOTHROTTLE_ENABLED": "True",
     "AUTOTHROTTLE_START_DELAY": "0",
     "AUTOTHROTTLE_MAX_DELAY": "1",

@@ -48,7 +48,8 @@ TELNETCONSOLE_ENABLED = False
 # telnet console, a crawl of untrusted sites has no use for it.
 REMOTE_CONTROL_ENABLED = False
 FEED_EXPORT_ENCODING = "utf-8"
-LOG_FORMATTER = "ingest.logformatter.IngestLogFormatter"  # drops: reason and URL, not the item
+# Drops are logged with their reason and URL, not the item.
+LOG_FORMATTER = "ingest.crawl.logformatter.IngestLogFormatter"
 LOG_LEVEL = os.environ.get("INGEST_LOG_LEVEL", "INFO")
 
 # Only http and https, ever: Scrapy's file, data, s3 and ftp handlers would let a URL in a feed,
@@ -59,24 +60,24 @@ DOWNLOADER_MIDDLEWARES = {
     # Every request (redirects and meta refreshes too) passes the one URL check: other schemes,
     # userinfo, ports the spider did not start from -> ingest/filtered/<reason> (ingest/
     # middlewares.py). First, so it judges the URLs documents named, before robots and the mirror.
-    "ingest.middlewares.UrlGuardMiddleware": 50,
+    "ingest.crawl.middlewares.UrlGuardMiddleware": 50,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
-    # Skips unchanged stored articles (ingest/incremental.py). Below retry and redirect, so it
+    # Skips unchanged stored articles (ingest/crawl/incremental.py). Below retry and redirect, so it
     # sees final responses; before the mirror, so it judges the real URLs.
-    "ingest.incremental.IncrementalMiddleware": 530,
-    "ingest.middlewares.BackoffRetryMiddleware": 550,
+    "ingest.crawl.incremental.IncrementalMiddleware": 530,
+    "ingest.crawl.middlewares.BackoffRetryMiddleware": 550,
     # Maps the real hosts to a loopback mirror; inert unless INGEST_MIRROR is set (demo, tests).
-    "ingest.mirror.MirrorMiddleware": 950,
-    # Records every download in a WARC when INGEST_WARC_OUT is set (ingest/warc.py); inside the
-    # mirror (real URLs), outside HTTP compression (bodies as they travelled).
-    "ingest.warc.WarcWriterMiddleware": 930,
+    "ingest.demo.MirrorMiddleware": 950,
+    # Records every download in a WARC when INGEST_WARC_OUT is set (ingest/crawl/warc.py);
+    # inside the mirror (real URLs), outside HTTP compression (bodies as they travelled).
+    "ingest.crawl.warc.WarcWriterMiddleware": 930,
 }
 
-# A live progress line on a terminal, periodic INFO lines otherwise (ingest/progress.py).
-EXTENSIONS = {"ingest.progress.ProgressExtension": 500}
+# A live progress line on a terminal, periodic INFO lines otherwise (ingest/crawl/progress.py).
+EXTENSIONS = {"ingest.crawl.progress.ProgressExtension": 500}
 
 # The path of an article, in order. The CPU-heavy ones (parse to language) await their work on
-# the crawl's process pool (ingest/workers.py: INGEST_WORKERS, INGEST_POOL_AFTER).
+# the crawl's process pool (ingest/crawl/workers.py: INGEST_WORKERS, INGEST_POOL_AFTER).
 ITEM_PIPELINES = {
     # The downloaded page (ingest.extract.Page) → an item, every field extracted.
     "pipelines.extraction.ExtractionPipeline": 50,
@@ -100,12 +101,12 @@ INGEST_TRIGGER = os.environ.get("INGEST_TRIGGER") or (
 INGEST_BATCH_SIZE = 100
 # A locked database (another writer, a VACUUM): SQLite waits INGEST_DB_BUSY_TIMEOUT seconds per
 # statement; a batch is retried for INGEST_DB_LOCK_TIMEOUT seconds in all, then the crawl stops
-# with finish reason db_locked (ingest/dbfaults.py). A full disk stops it at once (disk_full).
+# with finish reason db_locked (ingest/store/dbfaults.py). A full disk stops it at once (disk_full).
 INGEST_DB_BUSY_TIMEOUT = 5.0
 INGEST_DB_LOCK_TIMEOUT = 60.0
 INGEST_MIN_BODY_CHARS = 200
 INGEST_FUTURE_TOLERANCE = 300  # seconds a publish date may lead the fetch clock
-# Processes for the CPU-heavy pipelines (ingest/workers.py); 0 = on the crawl thread.
+# Processes for the CPU-heavy pipelines (ingest/crawl/workers.py); 0 = on the crawl thread.
 # Default: one per CPU this process may use (the affinity mask, where the OS has one).
 _CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 INGEST_WORKERS = int(os.environ.get("INGEST_WORKERS") or _CPUS or 1)
@@ -126,7 +127,7 @@ INGEST_DRIFT_MIN_PAGES = 10
 INGEST_DRIFT_BASELINE = 0.8
 INGEST_WARC_OUT = ""  # a .warc.gz path: record what the crawl downloads (-s INGEST_WARC_OUT=...)
 
-# One crawl over many workers (ingest/frontier.py, docs/scale.md). INGEST_FRONTIER is a Redis
+# One crawl over many workers (ingest/crawl/frontier.py, docs/scale.md). INGEST_FRONTIER is a Redis
 # URL (redis://HOST:PORT/DB): scheduler queue and dupefilter shared there, items pushed there
 # for the one writer (ingest store --from URL); the worker never opens SQLite.
 INGEST_FRONTIER = os.environ.get("INGEST_FRONTIER", "")
@@ -141,9 +142,9 @@ INGEST_FRONTIER_DEAD_AFTER = 10.0
 INGEST_FRONTIER_TIMEOUT = 10.0  # seconds a Redis command may take before the worker gives up
 
 # Read-only queries (ingest query, search, export; ingest serve): bounds so one query cannot hang
-# the command or take the machine's memory (ingest/query.py). Seconds a query may run (CLI; a
-# Datasette page gets INGEST_QUERY_SERVE_TIME_LIMIT), the SQLite heap of the process, and the
-# longest string or BLOB a query may build or read (randomblob(9e8) took 1.8 GB).
+# the command or take the machine's memory (ingest/query/__init__.py). Seconds a query may run
+# (CLI; a Datasette page gets INGEST_QUERY_SERVE_TIME_LIMIT), the SQLite heap of the process, and
+# the longest string or BLOB a query may build or read (randomblob(9e8) took 1.8 GB).
 INGEST_QUERY_TIME_LIMIT = float(os.environ.get("INGEST_QUERY_TIME_LIMIT") or 30.0)
 INGEST_QUERY_SERVE_TIME_LIMIT = float(os.environ.get("INGEST_QUERY_SERVE_TIME_LIMIT") or 1.0)
 INGEST_QUERY_MEMORY_LIMIT = int(os.environ.get("INGEST_QUERY_MEMORY_LIMIT") or 512 * 1024 * 1024)

@@ -7,7 +7,7 @@ from typing import Self
 from scrapy.crawler import Crawler
 from scrapy.statscollectors import StatsCollector
 
-from ingest.workers import CpuPool
+from ingest.crawl.workers import CpuPool
 
 
 class StatsPipeline:
@@ -24,7 +24,7 @@ class StatsPipeline:
 
 class CpuPipeline(StatsPipeline):
     """Base of the CPU-heavy pipelines: their work is a module-level function of plain data
-    that ``self.pool``, the crawl's ``CpuPool`` (ingest/workers.py), runs on a worker process
+    that ``self.pool``, the crawl's ``CpuPool`` (ingest/crawl/workers.py), runs on a worker process
     or here; ``process_item`` awaits it, then counts its stats from the result, here. Without
     a pool (a pipeline made by hand, in tests) the work runs here."""
 

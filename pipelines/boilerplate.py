@@ -21,9 +21,9 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from scrapy.statscollectors import StatsCollector
 
+from ingest.crawl.workers import CPU_STAT, CpuPool, microseconds
 from ingest.items import ArticleItem, Image
 from ingest.sites import Site, get_site
-from ingest.workers import CPU_STAT, CpuPool, microseconds
 from pipelines import CpuPipeline
 
 if TYPE_CHECKING:

@@ -14,11 +14,11 @@ from scrapy.exceptions import DropItem
 from scrapy.statscollectors import StatsCollector
 from sqlite_utils import Database
 
-from ingest.db import open_db
-from ingest.dbfaults import DbWriter
 from ingest.items import ArticleItem
-from ingest.schema import DEFAULT_DB
 from ingest.sites import Site, get_site
+from ingest.store.db import open_db
+from ingest.store.dbfaults import DbWriter
+from ingest.store.schema import DEFAULT_DB
 from ingest.urls import canonical_url, on_site
 
 logger = logging.getLogger(__name__)

@@ -10,9 +10,9 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from scrapy.statscollectors import StatsCollector
 
+from ingest.crawl.workers import CPU_STAT, CpuPool, microseconds
 from ingest.extract import Limits, Page, PageRefused, extract_page, page_selector
 from ingest.items import ArticleItem
-from ingest.workers import CPU_STAT, CpuPool, microseconds
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class ExtractionPipeline:
 
     Drops a page over a bound (``INGEST_MAX_PARAGRAPHS``: ``ingest/dropped/<reason>``). Stats:
     ``ingest/fields/<flag>`` for what extraction left out, ``ingest/cpu_us/parse`` and
-    ``ingest/cpu_us/extract``. Runs on the crawl's ``CpuPool`` (``ingest/workers.py``), whose
+    ``ingest/cpu_us/extract``. Runs on the crawl's ``CpuPool`` (``ingest/crawl/workers.py``), whose
     ``INGEST_POOL_AFTER`` counts the pages that reach this pipeline.
     """
 

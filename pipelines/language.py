@@ -31,8 +31,8 @@ from langdetect.lang_detect_exception import LangDetectException
 from langdetect.utils.ngram import NGram
 from langdetect.utils.unicode_block import unicode_block
 
+from ingest.crawl.workers import CPU_STAT, microseconds
 from ingest.items import ArticleItem
-from ingest.workers import CPU_STAT, microseconds
 from pipelines import CpuPipeline
 
 if TYPE_CHECKING:

@@ -18,8 +18,8 @@ from html import escape
 from ftfy import TextFixerConfig, fix_and_explain
 from scrapy.exceptions import DropItem
 
+from ingest.crawl.workers import CPU_STAT, microseconds
 from ingest.items import ArticleItem
-from ingest.workers import CPU_STAT, microseconds
 from pipelines import CpuPipeline
 from pipelines.boilerplate import collapse
 

@@ -29,9 +29,9 @@ from typing import Any, Self
 
 from scrapy.crawler import Crawler
 
-from ingest.db import open_db
 from ingest.items import ArticleItem
 from ingest.sites import get_site
+from ingest.store.db import open_db
 
 logger = logging.getLogger(__name__)
 

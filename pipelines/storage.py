@@ -1,6 +1,6 @@
 """Storage: articles, images and translations upserted in batched transactions; runs recorded.
 
-The batches are written by the crawl's writer thread (``ingest/dbfaults.py``, ``DbWriter``),
+The batches are written by the crawl's writer thread (``ingest/store/dbfaults.py``, ``DbWriter``),
 never on the crawl thread: while the database is locked, downloads and the other pipelines go
 on, and up to ``INGEST_STORAGE_MAX_PENDING`` articles wait here for the writer; past that,
 ``process_item`` waits too, and Scrapy's scraper slot stops taking new responses, so downloads
@@ -31,10 +31,10 @@ from twisted.internet.defer import Deferred, DeferredList
 from twisted.python.failure import Failure
 
 from ingest.dates import utc_now_iso
-from ingest.dbfaults import DbWriter, StorageFault, deferred, final_reason, on_reactor
 from ingest.items import ArticleItem, Image
-from ingest.schema import ARTICLE_COLUMNS, ARTICLE_JSON_COLUMNS, DEFAULT_DB
-from ingest.search_index import index_articles
+from ingest.store.dbfaults import DbWriter, StorageFault, deferred, final_reason, on_reactor
+from ingest.store.schema import ARTICLE_COLUMNS, ARTICLE_JSON_COLUMNS, DEFAULT_DB
+from ingest.store.search_index import index_articles
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ NOT_COLUMNS = frozenset({"images", "candidate_languages", "is_article"})
 # Columns that say when and how a version was fetched, not what it says: a difference in these
 # alone is no change.
 FETCH_COLUMNS = frozenset({"fetched_at", "run_id", "fetched_url"})
-# What the search index is made of (ingest/search_index.py): a change here re-indexes the row.
+# What the search index is made of (ingest/store/search_index.py): a change here re-indexes the row.
 INDEXED_COLUMNS = ("lang", "title", "lead", "body")
 # What a revision keeps of the version it replaces.
 REVISION_COLUMNS = ("body_hash", "title", "body", "body_html", "modified", "fetched_at", "run_id")
@@ -165,7 +165,7 @@ class SQLitePipeline:
         self.run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:8]
         self.buffer: list[ArticleItem] = []
         self.writer = DbWriter.of(crawler, self.db_path)  # one writer connection, its thread
-        self.guard = self.writer.guard  # locked / full database: ingest/dbfaults.py
+        self.guard = self.writer.guard  # locked / full database: ingest/store/dbfaults.py
         self.pending = 0  # articles handed to the writer, not yet written or dropped
         self.writing: set[Deferred[None]] = set()  # the batches the writer has (in a crawl)
         self.waiting: list[tuple[Deferred[ArticleItem], ArticleItem]] = []  # for room

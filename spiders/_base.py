@@ -13,14 +13,14 @@ from scrapy.http import Response, TextResponse
 from scrapy.utils.request import fingerprint
 from twisted.python.failure import Failure
 
+from ingest.crawl.decoding import better_encoding, looks_binary
+from ingest.crawl.failures import failure_reason
+from ingest.crawl.feeds import DEFAULT_MAX_SIZE, FeedEntry, XmlReport, iter_feed
+from ingest.crawl.incremental import ARTICLE, SEEN_URL, SkippedRequest
+from ingest.crawl.middlewares import RefusedUrl, on_domains, url_refusal
 from ingest.dates import utc_now_iso
-from ingest.decoding import better_encoding, looks_binary
 from ingest.extract import Limits, Page, extract_page
-from ingest.failures import failure_reason
-from ingest.feeds import DEFAULT_MAX_SIZE, FeedEntry, XmlReport, iter_feed
-from ingest.incremental import ARTICLE, SEEN_URL, SkippedRequest
 from ingest.items import ArticleItem, Listing
-from ingest.middlewares import RefusedUrl, on_domains, url_refusal
 from ingest.sites import Site
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
@@ -63,8 +63,8 @@ class NewsSpider(scrapy.Spider):
         self.drop("spider_error", response.url, detail)
 
     def url_refusal(self, url: str) -> str | None:
-        """Why a URL from a document is not fetched (``ingest.middlewares.url_refusal`` with this
-        spider's domains and ports): the one check for feed, sitemap, link, redirect and meta
+        """Why a URL from a document is not fetched (``ingest.crawl.middlewares.url_refusal`` with
+        this spider's domains and ports): the one check for feed, sitemap, link, redirect and meta
         refresh URLs. None when it may be fetched."""
         domains = [d for d in getattr(self, "allowed_domains", None) or [] if d]
         return url_refusal(url, domains, self.allowed_ports)
@@ -137,7 +137,7 @@ class NewsSpider(scrapy.Spider):
 
     def request_failed(self, failure: Failure) -> None:
         """Errback: a request that got no usable response, once retries and redirects gave up,
-        is a counted drop (``ingest/dropped/<reason>``, see ``ingest.failures``). robots.txt
+        is a counted drop (``ingest/dropped/<reason>``, see ``ingest.crawl.failures``). robots.txt
         refusals are already counted by Scrapy (``robotstxt/forbidden``) and only logged."""
         request = getattr(failure, "request", None)
         url = request.url if isinstance(request, scrapy.Request) else "?"
@@ -180,7 +180,7 @@ class NewsSpider(scrapy.Spider):
             self.drop("no_entries", url, f"root element: {report.root or 'none'}")
 
     def feed_entries(self, response: Response) -> Iterator[FeedEntry]:
-        """RSS/Atom entries of a feed response, read by the safe parser of ``ingest.feeds``."""
+        """RSS/Atom entries of a feed response, read by the safe parser (``ingest.crawl.feeds``)."""
         report = XmlReport()
         yield from iter_feed(
             response.body, base_url=response.url, max_size=self.xml_max_size(), report=report

@@ -13,10 +13,10 @@ from urllib.parse import urlsplit
 import scrapy
 from w3lib.url import canonicalize_url
 
+from ingest.crawl.incremental import ARTICLE, LASTMOD
+from ingest.crawl.middlewares import DEFAULT_PORTS
 from ingest.dates import to_utc_iso
-from ingest.incremental import ARTICLE, LASTMOD
 from ingest.items import Listing
-from ingest.middlewares import DEFAULT_PORTS
 from ingest.sites import get_site
 from spiders._base import NewsSpider
 

@@ -1,7 +1,7 @@
 """Any sitemap: ``ingest crawl sitemap -a url=https://example.com/sitemap.xml``.
 
 Follows sitemap indexes, reads plain and gzip sitemaps, Google News sitemaps and hreflang
-alternates (``ingest.feeds``), and filters by date before anything is fetched: with ``since``
+alternates (``ingest.crawl.feeds``), and filters by date before anything is fetched: with ``since``
 an entry dated (news:publication_date, else lastmod) before that day is skipped, and so is a
 child sitemap whose lastmod is. Undated entries are followed. A ``robots.txt`` URL is read for
 its ``Sitemap:`` lines. Indexes are followed at most ``INGEST_SITEMAP_MAX_DEPTH`` levels below a
@@ -18,8 +18,8 @@ import scrapy
 from scrapy.http import Response
 from scrapy.utils.sitemap import sitemap_urls_from_robots
 
+from ingest.crawl.feeds import SitemapEntry, XmlReport, iter_sitemap
 from ingest.extract import canonical_url, normalise_lang
-from ingest.feeds import SitemapEntry, XmlReport, iter_sitemap
 from ingest.items import Listing
 from spiders._listing import ListingSpider, iso
 

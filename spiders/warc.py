@@ -3,7 +3,7 @@
 
 Re-processes a crawl's own archive (``-s INGEST_WARC_OUT=...``) or a CC-NEWS file with the
 current rules. Each HTML response record becomes a request for its real URL that
-``ingest.warc.WarcReplayMiddleware`` answers from the file, so robots.txt, incremental skips
+``ingest.crawl.warc.WarcReplayMiddleware`` answers from the file, so robots.txt, incremental skips
 and politeness delays, which are about live sites, are off, and pipelines see the real URLs.
 """
 
@@ -20,9 +20,9 @@ import scrapy
 from scrapy.settings import BaseSettings
 from warcio.exceptions import ArchiveLoadFailed
 
+from ingest.crawl.middlewares import on_domains, url_refusal
+from ingest.crawl.warc import RECORD_META, WarcRecordRef, iter_records
 from ingest.items import Listing
-from ingest.middlewares import on_domains, url_refusal
-from ingest.warc import RECORD_META, WarcRecordRef, iter_records
 from spiders._base import HTML_TYPES, NewsSpider
 from spiders._listing import parse_limit, split_list
 
@@ -68,7 +68,7 @@ class WarcSpider(NewsSpider):
         """
         super().update_settings(settings)
         middlewares = settings.getdict("DOWNLOADER_MIDDLEWARES")
-        middlewares["ingest.warc.WarcReplayMiddleware"] = 940
+        middlewares["ingest.crawl.warc.WarcReplayMiddleware"] = 940
         settings.set("DOWNLOADER_MIDDLEWARES", middlewares, priority="spider")
 
     def __init__(

@@ -15,14 +15,14 @@ from pathlib import Path
 
 import sqlite_utils
 
-import ingest.db
-import ingest.dbfaults
+import ingest.store.db
+import ingest.store.dbfaults
 from ingest.cli import cli
 
 
 def main() -> None:
     pages = int(sys.argv[1])
-    real_open_db = ingest.db.open_db
+    real_open_db = ingest.store.db.open_db
 
     def capped(
         path: str | Path | None = None, *, read_only: bool = False, busy_timeout: float = 30.0
@@ -33,8 +33,8 @@ def main() -> None:
         return db
 
     # Every module that opens the crawl's database, by the name it imported (the crawl's one
-    # writer connection: ingest/dbfaults.py).
-    for module in (ingest.db, ingest.dbfaults):
+    # writer connection: ingest/store/dbfaults.py).
+    for module in (ingest.store.db, ingest.store.dbfaults):
         module.open_db = capped  # type: ignore[attr-defined]
     cli(sys.argv[2:], prog_name="ingest")
 

@@ -16,8 +16,8 @@ from xml.sax.saxutils import escape
 
 from sqlite_utils import Database
 
-from ingest.db import open_db
-from ingest.mirror import mirror_root
+from ingest.demo import mirror_root
+from ingest.store.db import open_db
 
 CRAWL_TIMEOUT = 120  # seconds; a crawl of the mirror takes a few
 # The demo's archive days, and the politeness that only real sites need switched off.

@@ -5,7 +5,7 @@ is a ``Fault``: a page in some encoding, a compression bomb, a reset, a stall, a
 redirect loop, a 429 with Retry-After... Requests are recorded in ``hits`` (path, status, time),
 so a test can count retries and measure waits. ``crawl_rbc`` runs the real ``ingest crawl rbc``
 in a subprocess with ``INGEST_MIRROR`` pointing here: the spider's real URLs arrive as
-``/<host>/<path>`` (see ``ingest.mirror``), and the stats of the run come back from the database.
+``/<host>/<path>`` (see ``ingest.demo``), and the stats of the run come back from the database.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 
 import brotli
 
-from ingest.db import open_db
+from ingest.store.db import open_db
 
 HOST = "newsukraine.rbc.ua"  # the rbc spider's English site: `-a lang=en` starts here
 FEED_PATH = f"/{HOST}/rss.xml"

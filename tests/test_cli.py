@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from ingest.cli import cli
-from ingest.db import open_db
+from ingest.store.db import open_db
 
 from .conftest import FIXTURES
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlite_utils import Database
 
-from ingest.db import open_db
+from ingest.store.db import open_db
 
 from .conftest import FIXTURES, token_f1
 from .crawl_helpers import run_demo

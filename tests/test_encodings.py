@@ -2,7 +2,7 @@
 
 One crawl of the rbc spider against tests/faultserver.py; each page carries the same kind of
 text with the letters that tell encodings apart (ґ є і ї, ё ъ э). What Scrapy (w3lib) does:
-BOM > Content-Type charset > <meta charset> > detection; ``ingest.decoding`` overrules it only
+BOM > Content-Type charset > <meta charset> > detection; ``ingest.crawl.decoding`` overrules it only
 when the bytes prove it wrong, and the normalise pipeline repairs mojibake that is in the page
 itself. Each case asserts the exact stored text, or the flag and count it must carry.
 """
@@ -84,7 +84,7 @@ EXACT = [
     Case("cp1251-russian-no-charset", "cp1251", "text/html", russian=True),
     Case("utf8-no-charset", "utf-8", "text/html"),
     Case("utf8-no-content-type", "utf-8", None),
-    # The header lies: UTF-8 bytes labelled as a single-byte charset (ingest.decoding).
+    # The header lies: UTF-8 bytes labelled as a single-byte charset (ingest.crawl.decoding).
     Case("utf8-labelled-cp1251", "utf-8", "text/html; charset=windows-1251"),
     Case("utf8-labelled-latin1", "utf-8", "text/html; charset=iso-8859-1"),
     Case("utf8-labelled-koi8r", "utf-8", "text/html; charset=koi8-r"),

@@ -20,8 +20,8 @@ from scrapy.utils.test import get_crawler
 from twisted.python.failure import Failure
 
 from ingest import settings as project_settings
-from ingest.failures import failure_reason
-from ingest.middlewares import BackoffRetryMiddleware
+from ingest.crawl.failures import failure_reason
+from ingest.crawl.middlewares import BackoffRetryMiddleware
 
 from .faultserver import (
     HOST,

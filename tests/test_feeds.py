@@ -1,4 +1,4 @@
-"""ingest.feeds on hand-made feeds and sitemaps (tests/fixtures/feeds) and on generated hostile
+"""ingest.crawl.feeds on hand-made feeds and sitemaps (tests/fixtures/feeds) and on generated hostile
 documents: entity bombs, external entities, gzip bombs, a 200 000-URL sitemap."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.feeds import XmlReport, iter_feed, iter_sitemap
+from ingest.crawl.feeds import XmlReport, iter_feed, iter_sitemap
 
 from .conftest import FIXTURES
 
@@ -184,7 +184,7 @@ def test_billion_laughs_memory_is_bounded_in_a_subprocess(tmp_path: Path) -> Non
     code = textwrap.dedent(
         f"""
         import resource
-        from ingest.feeds import iter_feed, iter_sitemap
+        from ingest.crawl.feeds import iter_feed, iter_sitemap
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         data = open({str(bomb)!r}, "rb").read()
         list(iter_feed(data)); list(iter_sitemap(data))
@@ -269,7 +269,7 @@ def test_a_huge_sitemap_is_streamed_in_bounded_memory(tmp_path: Path) -> None:
     code = textwrap.dedent(
         f"""
         import resource
-        from ingest.feeds import iter_sitemap
+        from ingest.crawl.feeds import iter_sitemap
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         with open({str(path)!r}, "rb") as stream:
             count = sum(1 for _ in iter_sitemap(stream, max_size=10**9))

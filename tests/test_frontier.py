@@ -14,10 +14,10 @@ import pytest
 import redis
 from scrapy.core.scraper import Slot
 
-from ingest.db import open_db
-from ingest.frontier import Keys, item_from_json, item_to_json
+from ingest.crawl.frontier import Keys, item_from_json, item_to_json
+from ingest.demo import mirror_root, serve
 from ingest.items import ArticleItem, Image
-from ingest.mirror import mirror_root, serve
+from ingest.store.db import open_db
 from tests.crawl_helpers import CRAWL_TIMEOUT, LOOPBACK, MIRROR_ARGS, clean_env, crawl
 from tests.redis_server import running_redis
 

@@ -25,9 +25,9 @@ from urllib.parse import urlsplit
 import pytest
 import redis
 
-from ingest.db import open_db
-from ingest.frontier import Keys
-from ingest.mirror import mirror_root
+from ingest.crawl.frontier import Keys
+from ingest.demo import mirror_root
+from ingest.store.db import open_db
 from tests.crawl_helpers import clean_env
 from tests.redis_server import running_redis
 
@@ -230,8 +230,8 @@ def test_kill_a_worker_then_the_writer_and_every_article_is_stored_once(tmp_path
 def test_a_second_writer_of_the_same_crawl_and_database_is_refused(tmp_path: Path) -> None:
     # Two writers would share the crawl's `processing` list: one could delete the other's batch
     # before it is committed. The crawl is found in Redis, not named, and still locked.
-    from ingest.frontier import store
-    from ingest.locks import SpiderLocked, spider_lock
+    from ingest.crawl.frontier import store
+    from ingest.crawl.locks import SpiderLocked, spider_lock
 
     db = tmp_path / "shared.db"
     with running_redis(tmp_path / "redis") as (url, _):

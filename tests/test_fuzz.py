@@ -22,7 +22,7 @@ from scrapy.http import HtmlResponse
 from scrapy.statscollectors import MemoryStatsCollector
 from scrapy.utils.test import get_crawler
 
-from ingest.decoding import better_encoding, looks_binary
+from ingest.crawl.decoding import better_encoding, looks_binary
 from ingest.extract import extract_article, extract_clean
 from pipelines.boilerplate import clean_fragment
 from pipelines.normalise import NormalisePipeline, normalise_text

@@ -8,7 +8,7 @@ import lxml.html
 import pytest
 
 from ingest.extract import extract_body
-from ingest.generic import find_main_content, word_coverage
+from ingest.extract.generic import find_main_content, word_coverage
 
 from .conftest import NEWS_PAGES, news_page_urls, token_f1
 

@@ -23,18 +23,18 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import HtmlResponse, Response, XmlResponse
 from scrapy.utils.test import get_crawler
 
-from ingest.dates import parse_iso
-from ingest.db import open_db
-from ingest.incremental import ARTICLE, LASTMOD
-from ingest.items import ArticleItem, Listing
-from ingest.mirror import serve
-from ingest.warc import (
+from ingest.crawl.incremental import ARTICLE, LASTMOD
+from ingest.crawl.warc import (
     RECORD_META,
     WarcReplayMiddleware,
     WarcWriterMiddleware,
     iter_records,
     load_response,
 )
+from ingest.dates import parse_iso
+from ingest.demo import serve
+from ingest.items import ArticleItem, Listing
+from ingest.store.db import open_db
 from pipelines.validation import ValidationPipeline
 from spiders.feed import FeedSpider
 from spiders.sitemap import SitemapSpider

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ingest.mirror import serve
+from ingest.demo import serve
 
 from .crawl_helpers import LOOPBACK, clean_env, urlset
 from .handmade_pages import HOST, pages

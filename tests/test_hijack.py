@@ -22,9 +22,9 @@ import pytest
 from scrapy.exceptions import DropItem
 from scrapy.statscollectors import MemoryStatsCollector
 
-from ingest.db import open_db
 from ingest.extract import html_selector, parse_page
 from ingest.items import ArticleItem
+from ingest.store.db import open_db
 from ingest.urls import on_site, page_key
 from pipelines.dedup import DedupPipeline, body_hash
 from tests.crawl_helpers import CRAWL_TIMEOUT, LoopbackHandler, clean_env, urlset

@@ -29,6 +29,9 @@ from scrapy.http import XmlResponse
 from scrapy.statscollectors import MemoryStatsCollector
 from scrapy.utils.test import get_crawler
 
+from ingest.crawl.feeds import XmlReport, iter_feed, iter_sitemap
+from ingest.crawl.middlewares import url_refusal
+from ingest.crawl.workers import CpuPool
 from ingest.dates import (
     EARLIEST,
     LATEST,
@@ -39,10 +42,7 @@ from ingest.dates import (
     to_utc_iso,
 )
 from ingest.extract import Limits, html_selector, json_ld_article, ld_types, parse_page
-from ingest.feeds import XmlReport, iter_feed, iter_sitemap
 from ingest.items import ArticleItem
-from ingest.middlewares import url_refusal
-from ingest.workers import CpuPool
 from pipelines.storage import SQLitePipeline
 from spiders.feed import FeedSpider
 from spiders.sitemap import SitemapSpider

@@ -27,11 +27,11 @@ from scrapy import Spider
 from scrapy.utils.test import get_crawler
 
 from ingest.cli import cli
-from ingest.db import open_db
+from ingest.crawl.jobs import job_dirs
+from ingest.crawl.logformatter import IngestLogFormatter
+from ingest.demo import MirrorServer, mirror_root, serve
 from ingest.extract import Page
-from ingest.jobs import job_dirs
-from ingest.logformatter import IngestLogFormatter
-from ingest.mirror import MirrorServer, mirror_root, serve
+from ingest.store.db import open_db
 
 from .crawl_helpers import clean_env, crawl, crawl_command
 
@@ -278,7 +278,7 @@ def test_an_item_error_names_the_url_and_exception_not_the_page() -> None:
 
 OPEN_AT = """
 import sys, time
-from ingest.db import open_db
+from ingest.store.db import open_db
 start = float(sys.argv[2])
 while time.time() < start:
     pass

@@ -18,10 +18,10 @@ from scrapy.http import HtmlResponse, XmlResponse
 from scrapy.utils.test import get_crawler
 
 from ingest.cli import cli
-from ingest.db import open_db
-from ingest.incremental import Known, refetch_reason
+from ingest.crawl.incremental import Known, refetch_reason
+from ingest.demo import MirrorMiddleware, mirror_root, serve
 from ingest.items import ArticleItem, Image
-from ingest.mirror import MirrorMiddleware, mirror_root, serve
+from ingest.store.db import open_db
 from pipelines.dedup import body_hash
 from pipelines.storage import SQLitePipeline
 from spiders.rbc import RbcSpider

@@ -8,8 +8,8 @@ from scrapy import Spider
 from scrapy.exceptions import DropItem
 from scrapy.utils.test import get_crawler
 
+from ingest.crawl.logformatter import IngestLogFormatter
 from ingest.items import ArticleItem
-from ingest.logformatter import IngestLogFormatter
 
 
 def test_dropped_says_reason_and_url_only() -> None:

@@ -10,7 +10,7 @@ from scrapy import Request, Spider
 from scrapy.http import Response
 from scrapy.utils.test import get_crawler
 
-from ingest.middlewares import BackoffRetryMiddleware, retry_after_seconds
+from ingest.crawl.middlewares import BackoffRetryMiddleware, retry_after_seconds
 
 
 def middleware(**settings: object) -> BackoffRetryMiddleware:

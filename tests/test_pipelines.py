@@ -12,8 +12,8 @@ from scrapy.exceptions import DropItem
 from scrapy.statscollectors import MemoryStatsCollector
 from scrapy.utils.test import get_crawler
 
-from ingest.db import open_db
 from ingest.items import ArticleItem, Image
+from ingest.store.db import open_db
 from pipelines.dedup import DedupPipeline, body_hash
 from pipelines.storage import SQLitePipeline
 from pipelines.validation import ValidationPipeline

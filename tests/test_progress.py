@@ -20,15 +20,15 @@ from scrapy.exceptions import NotConfigured
 from scrapy.statscollectors import MemoryStatsCollector
 from scrapy.utils.test import get_crawler
 
-from ingest.db import open_db
-from ingest.mirror import mirror_root, serve
-from ingest.progress import (
+from ingest.crawl.progress import (
     CLEAR_TO_EOL,
     TTY_REFRESH,
     ProgressExtension,
     elapsed_clock,
     progress_line,
 )
+from ingest.demo import mirror_root, serve
+from ingest.store.db import open_db
 
 TIMEOUT = 120  # seconds: bound on the crawl under a pseudo-terminal
 
@@ -133,7 +133,7 @@ def test_elsewhere_it_logs_at_the_interval_and_writes_nothing_raw(
     stats.set_value("item_scraped_count", 10)
     stats.inc_value("ingest/dropped/no_title")
     clock.now += 30
-    with caplog.at_level(logging.INFO, logger="ingest.progress"):
+    with caplog.at_level(logging.INFO, logger="ingest.crawl.progress"):
         ext.tick()
         ext.close()
     assert stream.getvalue() == ""

@@ -19,11 +19,11 @@ from scrapy.crawler import Crawler
 from scrapy.utils.test import get_crawler
 
 from ingest.cli import cli
-from ingest.db import open_db
+from ingest.demo import mirror_root, serve
 from ingest.extract import extract_clean
 from ingest.items import ArticleItem
-from ingest.mirror import mirror_root, serve
 from ingest.query import run_rows
+from ingest.store.db import open_db
 from pipelines.provenance import ProvenancePipeline, previous_baseline
 
 from .crawl_helpers import CRAWL_TIMEOUT, clean_env, copy_mirror, crawl_command, last_run

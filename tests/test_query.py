@@ -17,9 +17,9 @@ from click.testing import CliRunner, Result
 from sqlite_utils import Database
 
 from ingest.cli import cli
-from ingest.db import open_db
 from ingest.items import ArticleItem
 from ingest.query import SEARCH_COLUMNS, guard_read_only
+from ingest.store.db import open_db
 from pipelines.storage import article_row
 
 from .crawl_helpers import run_demo

@@ -18,10 +18,10 @@ from scrapy.http import HtmlResponse, Response, XmlResponse
 from scrapy.utils.test import get_crawler
 from twisted.python.failure import Failure
 
-from ingest.db import open_db
+from ingest.demo import mirror_root, serve
 from ingest.items import ArticleItem, Listing
-from ingest.mirror import mirror_root, serve
 from ingest.sites import registry
+from ingest.store.db import open_db
 from pipelines.boilerplate import clean_item
 from spiders.rbc import SITE, RbcSpider, feed_language
 

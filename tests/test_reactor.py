@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from ingest.mirror import MirrorServer, mirror_root
+from ingest.demo import MirrorServer, mirror_root
 
 from .crawl_helpers import crawl, crawl_command, last_run
 from .test_storage_faults import assert_consistent, content, finish, start, stored_count, wait_for

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from ingest.db import open_db
-from ingest.jobs import job_dirs
-from ingest.mirror import MirrorServer, mirror_root, serve
+from ingest.crawl.jobs import job_dirs
+from ingest.demo import MirrorServer, mirror_root, serve
+from ingest.store.db import open_db
 
 from .crawl_helpers import CRAWL_TIMEOUT, clean_env, crawl, crawl_command, last_run
 

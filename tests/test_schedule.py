@@ -24,9 +24,15 @@ import pytest
 from click.testing import CliRunner
 
 from ingest.cli import cli
-from ingest.locks import EXIT_LOCKED, SpiderLocked, held_by, lock_path, spider_lock, spider_locks
-from ingest.mirror import MirrorServer, mirror_root, serve
-from ingest.schedule import (
+from ingest.crawl.locks import (
+    EXIT_LOCKED,
+    SpiderLocked,
+    held_by,
+    lock_path,
+    spider_lock,
+    spider_locks,
+)
+from ingest.crawl.schedule import (
     DurationError,
     Scheduler,
     cron_schedule,
@@ -34,6 +40,7 @@ from ingest.schedule import (
     parse_duration,
     systemd_timespan,
 )
+from ingest.demo import MirrorServer, mirror_root, serve
 
 TIMEOUT = 120  # seconds: the bound on every wait for a subprocess
 LOOPBACK = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False"]
@@ -196,7 +203,7 @@ def test_crawl_refuses_while_the_lock_is_held(tmp_path: Path) -> None:
 
 HOLDER = """
 import sys, time
-from ingest.locks import spider_lock
+from ingest.crawl.locks import spider_lock
 with spider_lock(sys.argv[1], "rbc"):
     print("locked", flush=True)
     time.sleep(120)
@@ -355,7 +362,7 @@ def test_a_stop_mid_crawl_lets_the_crawl_store_what_it_has(
         conn.close()
     assert stored == stats["item_scraped_count"]
     assert "stopping: asking the crawl" in output
-    assert re.search(r"\[ingest\.progress\] INFO: rbc: \d+ pages, \d+ items", output)
+    assert re.search(r"\[ingest\.crawl\.progress\] INFO: rbc: \d+ pages, \d+ items", output)
 
 
 def test_scheduler_skips_a_spider_whose_lock_is_held(tmp_path: Path) -> None:
@@ -410,7 +417,7 @@ def test_a_crawl_that_ignores_the_stop_is_killed_with_its_workers(
 
     stopper = threading.Thread(target=stop_once_the_worker_runs, daemon=True)
     stopper.start()
-    with caplog.at_level(logging.INFO, logger="ingest.schedule"):
+    with caplog.at_level(logging.INFO, logger="ingest.crawl.schedule"):
         status = scheduler.run_round(1)
     stopper.join(timeout=TIMEOUT)
     assert status == -signal.SIGKILL

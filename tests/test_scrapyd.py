@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest import scrapyd
-from ingest.db import open_db
-from ingest.mirror import mirror_root, serve
+from ingest.crawl import scrapyd
+from ingest.demo import mirror_root, serve
+from ingest.store.db import open_db
 from tests.crawl_helpers import clean_env
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,15 +16,14 @@ import pytest
 import sqlite_utils
 from click.testing import CliRunner
 
-from ingest import search_index
 from ingest.cli import cli
-from ingest.db import NotOurDatabase, migrations, open_db
-from ingest.mirror import mirror_root
 from ingest.query import Filters, open_guarded, search_rows
+from ingest.store import search_index
+from ingest.store.db import NotOurDatabase, migrations, open_db
 
 from .crawl_helpers import run_demo
 
-STORIES = mirror_root("rbc").parent / "rbc_stories"
+STORIES = Path(__file__).resolve().parents[1] / "tools" / "mirror" / "rbc_stories"
 UKRAINE_UK = ["україна", "україни", "україні", "україну", "україною", "україно"]
 
 

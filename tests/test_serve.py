@@ -21,8 +21,8 @@ import pytest
 from click.testing import CliRunner
 
 from ingest.cli import cli
-from ingest.datasette_metadata import datasette_metadata
-from ingest.db import open_db
+from ingest.query.datasette_metadata import datasette_metadata
+from ingest.store.db import open_db
 
 from .browser import chromium
 from .crawl_helpers import run_demo
@@ -178,11 +178,11 @@ def test_metadata_describes_every_table_and_column(tmp_path: Path) -> None:
         for s in ("data", "idx", "docsize", "config", "content")
     }
     for table in sorted(set(db.table_names()) - shadow):
-        assert table in tables, f"describe table {table} in ingest/datasette_metadata.py"
+        assert table in tables, f"describe table {table} in ingest/query/datasette_metadata.py"
         assert tables[table]["description"]
         columns = [c.name for c in db.table(table).columns]
         assert sorted(tables[table]["columns"]) == sorted(columns), (
-            f"describe the columns of {table} in ingest/datasette_metadata.py"
+            f"describe the columns of {table} in ingest/query/datasette_metadata.py"
         )
         assert all(tables[table]["columns"].values())
     db.close()

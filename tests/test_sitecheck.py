@@ -1,4 +1,4 @@
-"""The selector check of every declared site (ingest/sitecheck.py): offline on the bundled
+"""The selector check of every declared site (ingest/crawl/sitecheck.py): offline on the bundled
 mirrors and the saved real pages, live (``pytest -m live``, ``make live-check``) on the real
 sites, with the same code."""
 
@@ -15,8 +15,7 @@ from pathlib import Path
 import lxml.html
 import pytest
 
-from ingest.mirror import mirror_root
-from ingest.sitecheck import (
+from ingest.crawl.sitecheck import (
     FetchError,
     LiveFetcher,
     MirrorFetcher,
@@ -24,6 +23,7 @@ from ingest.sitecheck import (
     check_site,
     discovery_urls,
 )
+from ingest.demo import mirror_root
 from ingest.sites import Site, SiteSelectors, registry
 
 from .conftest import FIXTURES

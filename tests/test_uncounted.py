@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 from ingest.cli import UNCOUNTED_STATUS, uncounted_errors
-from ingest.mirror import mirror_root, serve
+from ingest.demo import mirror_root, serve
 
 from .crawl_helpers import CRAWL_TIMEOUT, clean_env, crawl_command
 

@@ -17,10 +17,10 @@ from scrapy.utils.conf import build_component_list
 from scrapy.utils.project import get_project_settings
 from scrapy.utils.test import get_crawler
 
-from ingest.db import open_db
+from ingest.crawl.workers import CPU_STAT, CRAWL_THREAD_CPU_STAT, CpuPool
 from ingest.extract import Page
 from ingest.items import ArticleItem
-from ingest.workers import CPU_STAT, CRAWL_THREAD_CPU_STAT, CpuPool
+from ingest.store.db import open_db
 from pipelines.boilerplate import BoilerplatePipeline
 from pipelines.extraction import ExtractionPipeline
 from pipelines.language import LanguagePipeline

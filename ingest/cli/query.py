@@ -23,7 +23,6 @@ import pluggy
 from sqlite_utils import Database
 
 from ingest.cli import cli, db_option
-from ingest.db import default_db_path
 from ingest.query import (
     RUN_COLUMNS,
     SEARCH_COLUMNS,
@@ -43,6 +42,7 @@ from ingest.query import (
     story_id_for,
     translation_rows,
 )
+from ingest.store.db import default_db_path
 
 __all__ = ["cli", "search_rows"]
 
@@ -558,8 +558,8 @@ def serve(db_path: Path | None, port: int, host: str) -> None:
     article, full-text search and facets on articles.
 
     The file is served immutable (read-only, never locked): restart after a crawl to see its
-    articles. The metadata from ingest.datasette_metadata describes every table and column;
-    the plugin ingest.datasette_plugin adds the search page and the article view. Stops with
+    articles. The metadata from ingest.query.datasette_metadata describes every table and column;
+    the plugin ingest.query.datasette_plugin adds the search page and the article view. Stops with
     Ctrl-C.
 
     Example: ingest serve --db data/demo.db --port 8001
@@ -567,8 +567,8 @@ def serve(db_path: Path | None, port: int, host: str) -> None:
     from datasette.cli import cli as datasette_cli
     from datasette.plugins import pm
 
-    from ingest import datasette_plugin
-    from ingest.datasette_metadata import TRUNCATE_CELLS, datasette_metadata
+    from ingest.query import datasette_plugin
+    from ingest.query.datasette_metadata import TRUNCATE_CELLS, datasette_metadata
 
     path = db_path or default_db_path()
     if not path.is_file():

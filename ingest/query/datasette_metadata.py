@@ -1,12 +1,13 @@
 """Datasette metadata for ``ingest serve``: the description of every table and column from
-``ingest/schema.py`` (shown as column-header tooltips by ingest/datasette_plugin), facets and
-full-text search on articles. Built from code so the database name can follow the file name."""
+``ingest/store/schema.py`` (shown as column-header tooltips by ingest/query/datasette_plugin),
+facets and full-text search on articles. Built from code so the database name can follow the
+file name."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ingest.schema import TABLES
+from ingest.store.schema import TABLES
 
 # Characters of a text cell a table page shows (Datasette's truncate_cells_html): the start of
 # body and body_html, not the whole article in every row. The article view shows it all.

@@ -15,9 +15,9 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from ingest import search_index
-from ingest.db import open_db
-from ingest.schema import ARTICLE_JSON_COLUMNS
+from ingest.store import search_index
+from ingest.store.db import open_db
+from ingest.store.schema import ARTICLE_JSON_COLUMNS
 
 # Columns whose stored value is JSON text (authors, tags, text flags; hreflang -> URL).
 JSON_COLUMNS = ARTICLE_JSON_COLUMNS
@@ -322,7 +322,7 @@ def search_rows(
     raw: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """Best matches first (weighted bm25, lower ``score`` is better), each with a snippet in the
-    article's own words, on the morphology-aware index (ingest/search_index.py). A query with
+    article's own words, on the morphology-aware index (ingest/store/search_index.py). A query with
     a prefix (``--raw``, ``word*``), or a database whose index is missing or incomplete (not
     upgraded yet, articles added by another tool), searches the exact words of ``articles_fts``
     instead."""

@@ -9,7 +9,7 @@ again, the request is conditional (ETag, Last-Modified), and a 304 is a counted 
 raises ``SkippedRequest`` (an ``IgnoreRequest``) and counts ``ingest/skipped/<reason>``; every
 download counts ``ingest/incremental/<why>``; a URL the spider asks for twice in one crawl is
 downloaded once (``incremental/asked_twice``). The ``seen`` rows are written by the crawl's
-writer thread (``ingest/dbfaults.py``), gathered while it is busy, never on the crawl thread.
+writer thread (``ingest/store/dbfaults.py``), gathered while it is busy, never on the crawl thread.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from sqlite_utils import Database
 from twisted.python.failure import Failure
 
 from ingest.dates import parse_iso, utc_now_iso
-from ingest.dbfaults import DbWriter, StorageFault, deferred, on_reactor
-from ingest.schema import DEFAULT_DB
+from ingest.store.dbfaults import DbWriter, StorageFault, deferred, on_reactor
+from ingest.store.schema import DEFAULT_DB
 
 logger = logging.getLogger(__name__)
 

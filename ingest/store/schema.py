@@ -1,5 +1,5 @@
 """The schema's knowledge in one place: every table and column with its description, the
-columns stored as JSON text, and the default database path. Migrations (``ingest/db.py``)
+columns stored as JSON text, and the default database path. Migrations (``ingest/store/db.py``)
 create the tables; storage, export, query and Datasette read what they mean from here, and
 ``tests/test_serve.py`` checks that every column of a migrated database is described."""
 

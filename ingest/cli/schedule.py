@@ -1,6 +1,6 @@
 """``ingest schedule`` and ``ingest cron``: recurring crawls, registered on ``ingest.cli.cli``.
 
-The logic is in ``ingest.schedule``; these commands only parse options and print.
+The logic is in ``ingest.crawl.schedule``; these commands only parse options and print.
 """
 
 from __future__ import annotations
@@ -13,9 +13,8 @@ from pathlib import Path
 import click
 
 from ingest.cli import _pairs, cli, db_option
-from ingest.db import default_db_path
-from ingest.locks import SPIDER_NAME
-from ingest.schedule import (
+from ingest.crawl.locks import SPIDER_NAME
+from ingest.crawl.schedule import (
     DURATION_HELP,
     DurationError,
     Scheduler,
@@ -26,6 +25,7 @@ from ingest.schedule import (
     parse_duration,
     systemd_units,
 )
+from ingest.store.db import default_db_path
 
 __all__ = ["cli"]
 

@@ -2,7 +2,7 @@
 
 Every scheduled crawl is a plain ``ingest crawl`` in a child process: a crash, a leak or a hung
 reactor in one round cannot take the scheduler down, each round starts from fresh settings, and
-the crawl takes the per-spider lock itself (``ingest.locks``), exactly as a cron-started crawl
+the crawl takes the per-spider lock itself (``ingest.crawl.locks``), exactly as a cron-started crawl
 does, so no pair of schedulers, cron jobs and manual crawls can run one spider on one DB twice.
 """
 
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from ingest.locks import EXIT_LOCKED, held_by
+from ingest.crawl.locks import EXIT_LOCKED, held_by
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ class Scheduler:
     settings: dict[str, str] = field(default_factory=dict)
     rounds: int | None = None
     stop_timeout: float = 120.0
-    # scrapyd nodes (ingest/scrapyd.py): each round schedules every spider (or spider:site) on
+    # scrapyd nodes (ingest/crawl/scrapyd.py): each round schedules every spider (or spider:site) on
     # its node instead of crawling here; one pending or running there is skipped.
     scrapyd: list[str] = field(default_factory=list)
     stop_requests: int = field(default=0, init=False)
@@ -174,7 +174,7 @@ class Scheduler:
     def run_round(self, number: int) -> int | None:
         """One round: skip the spiders whose lock is held, crawl the others in one child."""
         if self.scrapyd:
-            from ingest.scrapyd import Unit, dispatch
+            from ingest.crawl.scrapyd import Unit, dispatch
 
             # The node's runs are trigger scrapyd; INGEST_DB names a path on the node.
             settings = {**self.settings, "INGEST_DB": str(self.db_path)}

@@ -12,8 +12,8 @@ from pathlib import Path
 import sqlite_utils
 from sqlite_utils.db import Table
 
-from ingest.schema import DB_ENVVAR as DB_ENVVAR  # re-exported: ingest/cli.py
-from ingest.schema import DEFAULT_DB
+from ingest.store.schema import DB_ENVVAR as DB_ENVVAR  # re-exported: ingest/cli/__init__.py
+from ingest.store.schema import DEFAULT_DB
 
 migrations = sqlite_utils.Migrations("ingest")
 
@@ -174,7 +174,7 @@ def check_database(path: Path) -> None:
 def reindex(db: sqlite_utils.Database) -> int:
     """Rebuild the search index (``articles_search``) from the stored articles, in one
     transaction, with progress on a terminal; the articles indexed. Nothing else is written."""
-    from ingest.search_index import rebuild_index, terminal_progress
+    from ingest.store.search_index import rebuild_index, terminal_progress
 
     with db.atomic():
         return rebuild_index(db.conn, terminal_progress())
@@ -193,7 +193,7 @@ def open_db(
 
     ``busy_timeout``: seconds a statement waits for another connection's lock before SQLite
     gives up with "database is locked" (a crawl sets ``INGEST_DB_BUSY_TIMEOUT``, see
-    ``ingest/dbfaults.py``).
+    ``ingest/store/dbfaults.py``).
 
     Read-only connections use SQLite's ``mode=ro`` URI and ``query_only``, so no statement
     sent through them can change the file.
@@ -216,7 +216,7 @@ def open_db(
     with _first_open_lock(db_path):
         check_database(db_path)  # before the journal mode or a migration touches the file
         # Any thread may use the connection, one at a time: a crawl opens its writer connection
-        # and hands it to the writer thread (ingest/dbfaults.py, DbWriter).
+        # and hands it to the writer thread (ingest/store/dbfaults.py, DbWriter).
         db = sqlite_utils.Database(sqlite3.connect(db_path, check_same_thread=False))
         try:
             db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
@@ -322,7 +322,7 @@ def m009_search_index(db: sqlite_utils.Database) -> None:
     case), built here from the stored articles and written by our storage code from then on
     (no trigger: the analysis is our code). ``articles`` and ``articles_fts`` (exact words,
     for clients without our code) are read, never rewritten."""
-    from ingest.search_index import create_index, rebuild_index, terminal_progress
+    from ingest.store.search_index import create_index, rebuild_index, terminal_progress
 
     create_index(db.conn)
     rebuild_index(db.conn, terminal_progress())
@@ -331,7 +331,7 @@ def m009_search_index(db: sqlite_utils.Database) -> None:
 @migrations()
 def m010_runs_crawl_id(db: sqlite_utils.Database) -> None:
     """The crawl a run belongs to when one crawl is shared by several processes (issue 13):
-    each frontier worker's run and the writer's share it (ingest/frontier.py)."""
+    each frontier worker's run and the writer's share it (ingest/crawl/frontier.py)."""
     runs = db.table("runs")
     if "crawl_id" not in runs.columns_dict:
         runs.add_column("crawl_id", str)

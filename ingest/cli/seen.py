@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from ingest.cli import _open_existing, cli, db_option, open_writable
-from ingest.db import default_db_path
+from ingest.store.db import default_db_path
 
 __all__ = ["cli"]
 

@@ -24,9 +24,9 @@ import lxml.html
 from parsel import Selector
 
 from ingest.dates import is_bad, parse_iso, parse_local, to_utc_iso, utc_now_iso
-from ingest.generic import main_content, word_coverage
+from ingest.extract.generic import main_content, word_coverage
+from ingest.extract.second_opinion import trafilatura_html
 from ingest.items import ArticleItem, Image, Listing
-from ingest.second_opinion import trafilatura_html
 from ingest.sites import Site, site_for_url
 from ingest.urls import canonical_url as canonical_url  # its home before ingest/urls.py
 from ingest.urls import page_key
@@ -665,7 +665,7 @@ _BLOCKS = frozenset(
 class Page:
     """A downloaded article page, not parsed yet: what a spider hands to ``ExtractionPipeline``.
 
-    Plain data, so that the parsing can happen in a worker process (``ingest.workers``) rather
+    Plain data, so that the parsing can happen in a worker process (``ingest.crawl.workers``) rather
     than on the crawl thread; ``extract_page`` turns it into the item.
     """
 

@@ -19,10 +19,10 @@ from urllib.parse import urlencode, urlsplit
 import pluggy
 from markupsafe import Markup
 
-from ingest import search_index
 from ingest.query import quote_words
+from ingest.store import search_index
 
-# Datasette's plugin marker, as in ingest/cli_query.py: Datasette is imported only by its views.
+# Datasette's plugin marker, as in ingest/cli/query.py: Datasette is imported only by its views.
 hookimpl = pluggy.HookimplMarker("datasette")
 
 SEARCH_PATH = "/-/search"

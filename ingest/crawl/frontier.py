@@ -49,9 +49,9 @@ from scrapy_redis.queue import Base as RedisQueueBase
 from scrapy_redis.scheduler import Scheduler as RedisScheduler
 from twisted.internet import task
 
+from ingest.crawl.locks import lock_path, spider_lock
 from ingest.dates import utc_now_iso
 from ingest.items import ArticleItem, Image
-from ingest.locks import lock_path, spider_lock
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ WORKER_PIPELINES = {
     "pipelines.dedup.DedupPipeline": None,
     "pipelines.provenance.ProvenancePipeline": None,
     "pipelines.storage.SQLitePipeline": None,
-    "ingest.frontier.FrontierItemPipeline": 900,
+    "ingest.crawl.frontier.FrontierItemPipeline": 900,
 }
 
 
@@ -127,8 +127,8 @@ def frontier_settings(
         "INGEST_FRONTIER": url,
         "INGEST_CRAWL_ID": crawl,
         "INGEST_WORKER_ID": worker_id or f"{socket.gethostname()}-{os.getpid()}",
-        "SCHEDULER": "ingest.frontier.FrontierScheduler",
-        "SCHEDULER_QUEUE_CLASS": "ingest.frontier.FrontierQueue",
+        "SCHEDULER": "ingest.crawl.frontier.FrontierScheduler",
+        "SCHEDULER_QUEUE_CLASS": "ingest.crawl.frontier.FrontierQueue",
         "SCHEDULER_QUEUE_KEY": keys.requests,
         "SCHEDULER_DUPEFILTER_KEY": keys.dupefilter,
         "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
@@ -138,8 +138,8 @@ def frontier_settings(
         "JOBDIR": None,  # the state is in Redis
         "ITEM_PIPELINES": WORKER_PIPELINES,
         # Incremental checks read and write SQLite's seen table: the writer's (docs/scale.md).
-        "DOWNLOADER_MIDDLEWARES": {"ingest.incremental.IncrementalMiddleware": None},
-        "EXTENSIONS": {"ingest.frontier.FrontierExtension": 100},
+        "DOWNLOADER_MIDDLEWARES": {"ingest.crawl.incremental.IncrementalMiddleware": None},
+        "EXTENSIONS": {"ingest.crawl.frontier.FrontierExtension": 100},
     }
 
 

@@ -3,7 +3,7 @@
 The spiders never know: ``MirrorMiddleware`` (on only when ``INGEST_MIRROR`` is set, by the demo
 and the tests) sends a request for ``https://www.rbc.ua/x`` to ``http://127.0.0.1:PORT/www.rbc.ua/x``
 and hands the spider a response whose URL is the real one again. The files live in
-``ingest/mirror/<name>/<host>/<path>``; a path without an extension is a directory with
+``ingest/demo/<name>/<host>/<path>``; a path without an extension is a directory with
 ``index.html``; ``_headers.json`` overrides the status or headers of single URLs. Like a real
 news server it sends an ETag (a hash of the file) and Last-Modified (its mtime), and answers a
 matching conditional request with 304; ``MirrorServer.hits`` lists (path, status) of every request.

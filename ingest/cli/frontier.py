@@ -1,6 +1,6 @@
 """``ingest store --from REDIS_URL``: the one writer of a frontier crawl, registered on ``cli``.
 
-The logic is in ``ingest.frontier``; workers are ``ingest crawl SPIDER --frontier URL``.
+The logic is in ``ingest.crawl.frontier``; workers are ``ingest crawl SPIDER --frontier URL``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from ingest.cli import _pairs, cli, db_option
-from ingest.db import default_db_path
+from ingest.store.db import default_db_path
 
 __all__ = ["cli"]
 
@@ -42,9 +42,9 @@ def store(
 
     Example: ingest store --from redis://127.0.0.1:6379/0 --db data/news.db
     """
-    from ingest.frontier import FrontierError
-    from ingest.frontier import store as drain
-    from ingest.locks import SpiderLocked, SpiderLockedError
+    from ingest.crawl.frontier import FrontierError
+    from ingest.crawl.frontier import store as drain
+    from ingest.crawl.locks import SpiderLocked, SpiderLockedError
 
     logging.basicConfig(
         level=logging.INFO,

@@ -32,9 +32,9 @@ from urllib.robotparser import RobotFileParser
 from parsel import Selector
 from scrapy.http import HtmlResponse
 
+from ingest.crawl.feeds import iter_feed, iter_sitemap
+from ingest.demo import resolve
 from ingest.extract import html_selector, parse_page
-from ingest.feeds import iter_feed, iter_sitemap
-from ingest.mirror import resolve
 from ingest.settings import INGEST_MIN_BODY_CHARS, USER_AGENT
 from ingest.sites import Site
 from pipelines.boilerplate import clean_item
@@ -98,7 +98,7 @@ class LiveFetcher:
 
 
 class MirrorFetcher:
-    """Saved files instead of the network: ``<root>/<host>/<path>`` as ``ingest.mirror`` lays
+    """Saved files instead of the network: ``<root>/<host>/<path>`` as ``ingest.demo`` lays
     them out (a path without an extension is a directory with ``index.html``)."""
 
     def __init__(self, roots: Sequence[Path]) -> None:

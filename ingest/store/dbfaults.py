@@ -40,7 +40,7 @@ from sqlite_utils import Database
 from twisted.internet.defer import Deferred
 from twisted.python.threadable import isInIOThread
 
-from ingest.db import default_db_path, open_db
+from ingest.store.db import default_db_path, open_db
 
 logger = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from typing import Any
 import click
 from sqlite_utils import Database
 
-from ingest.db import DB_ENVVAR, NotOurDatabase, default_db_path, open_db
-from ingest.locks import hold_spider_locks
+from ingest.crawl.locks import hold_spider_locks
+from ingest.store.db import DB_ENVVAR, NotOurDatabase, default_db_path, open_db
 
 DEMO_DB = Path("data") / "demo.db"
 # The bundled RBC mirror holds stories of 2-4 July 2025; the demo crawls those archive days.
@@ -212,12 +212,12 @@ def crawl(
 
     Example: ingest crawl rbc -a lang=uk,en -a since=2025-07-01 --db data/news.db
     """
-    from ingest.dbfaults import FAULT_REASONS, final_reason
-    from ingest.jobs import NotAJobDir, discard, is_job_dir, job_dirs, was_killed
+    from ingest.crawl.jobs import NotAJobDir, discard, is_job_dir, job_dirs, was_killed
+    from ingest.store.dbfaults import FAULT_REASONS, final_reason
 
     if frontier:
-        # Lock, job state and the database are the writer's in this mode (ingest/frontier.py).
-        from ingest.frontier import FrontierError, run_worker
+        # Lock, job state and the database are the writer's in this mode (ingest/crawl/frontier.py).
+        from ingest.crawl.frontier import FrontierError, run_worker
 
         given = {**_pairs(sets, "-s"), **({"INGEST_INCREMENTAL": False} if full else {})}
         try:
@@ -305,7 +305,7 @@ def demo(db_path: Path) -> None:
 
     Example: ingest demo --db /tmp/demo.db
     """
-    from ingest.mirror import mirror_root, serve
+    from ingest.demo import mirror_root, serve
     from ingest.query import search_rows
 
     with serve([mirror_root(name) for name in DEMO_MIRRORS]) as server:
@@ -423,7 +423,7 @@ def db_reindex(db_path: Path | None) -> None:
 
     Example: ingest db reindex --db data/demo.db
     """
-    from ingest.db import NotOurDatabase, reindex
+    from ingest.store.db import NotOurDatabase, reindex
 
     path = db_path or default_db_path()
     if not path.is_file():
@@ -454,4 +454,7 @@ def spiders() -> None:
 
 
 # Command modules register themselves on ``cli`` when imported; keep these imports last.
-from ingest import cli_frontier, cli_query, cli_schedule, cli_seen  # noqa: E402, F401
+import ingest.cli.frontier  # noqa: E402
+import ingest.cli.query  # noqa: E402
+import ingest.cli.schedule  # noqa: E402
+import ingest.cli.seen  # noqa: E402, F401

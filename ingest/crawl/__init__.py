@@ -1,0 +1,1 @@
+"""The crawl: middlewares, extensions, the process pool, the frontier and schedules."""

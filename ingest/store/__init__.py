@@ -1,0 +1,1 @@
+"""Storage: the schema, its migrations, the one writer and the search index."""
