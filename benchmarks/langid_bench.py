@@ -152,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rbc_path: Path = args.rbc or data_dir.parent / "rbc" / RBC_NAME
 
     sys.path.insert(0, str(REPO_ROOT))
-    from pipelines import language
+    from ingest.extract import language
 
     known = language.langdetect_languages()
 

@@ -19,9 +19,9 @@ from ftfy import TextFixerConfig, fix_and_explain
 from scrapy.exceptions import DropItem
 
 from ingest.crawl.workers import CPU_STAT, microseconds
+from ingest.extract.clean import collapse
 from ingest.items import ArticleItem
 from pipelines import CpuPipeline
-from pipelines.boilerplate import collapse
 
 FTFY_CONFIG = TextFixerConfig(
     unescape_html=False,  # the text is already unescaped; "&amp;" in it is literal

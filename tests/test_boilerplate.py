@@ -8,8 +8,9 @@ import pytest
 from scrapy.exceptions import DropItem
 from scrapy.statscollectors import MemoryStatsCollector
 
+from ingest.extract.clean import clean_fragment
 from ingest.items import ArticleItem
-from pipelines.boilerplate import BoilerplatePipeline, clean_fragment
+from pipelines.boilerplate import BoilerplatePipeline
 from spiders.rbc import SITE
 
 URL = "https://www.rbc.ua/rus/news/test-1751637000.html"

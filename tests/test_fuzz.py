@@ -24,7 +24,7 @@ from scrapy.utils.test import get_crawler
 
 from ingest.crawl.decoding import better_encoding, looks_binary
 from ingest.extract import extract_article, extract_clean
-from pipelines.boilerplate import clean_fragment
+from ingest.extract.clean import clean_fragment
 from pipelines.normalise import NormalisePipeline, normalise_text
 
 from .conftest import FIXTURES

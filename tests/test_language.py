@@ -23,10 +23,8 @@ from langdetect.detector import Detector
 from langdetect.lang_detect_exception import LangDetectException
 from scrapy.utils.test import get_crawler
 
-from ingest.items import ArticleItem
-from pipelines import language
-from pipelines.language import (
-    LanguagePipeline,
+from ingest.extract import language
+from ingest.extract.language import (
     best_language,
     cyrillic_evidence,
     detect_language,
@@ -34,6 +32,8 @@ from pipelines.language import (
     langdetect_probabilities,
     normalise_text,
 )
+from ingest.items import ArticleItem
+from pipelines.language import LanguagePipeline
 
 LANGID = Path(__file__).parent / "fixtures" / "langid"
 SITE_LANGUAGES = ["uk", "ru", "en"]
@@ -381,7 +381,7 @@ def test_pipeline_passes_other_items_through(pipeline: LanguagePipeline) -> None
 
 _DUMP_SCRIPT = """
 import json, sys
-from pipelines.language import detect_language, language_probabilities
+from ingest.extract.language import detect_language, language_probabilities
 texts = json.load(sys.stdin)
 out = []
 for text in texts:
@@ -450,3 +450,12 @@ def ranked(detector: Detector) -> list[tuple[str, float]]:
         return [(str(entry.lang), entry.prob) for entry in detector.get_probabilities()]
     except LangDetectException:
         return []
+
+
+def test_detect_language_is_still_public_where_it_always_was() -> None:
+    from pipelines.language import detect_language as public
+
+    assert public("Верховна Рада ухвалила закон про бюджет на наступний рік.") == detect_language(
+        "Верховна Рада ухвалила закон про бюджет на наступний рік."
+    )
+    assert public("Верховна Рада ухвалила закон про бюджет на наступний рік.")[0] == "uk"

@@ -11,8 +11,8 @@ import pytest
 from scrapy.exceptions import DropItem
 from scrapy.statscollectors import MemoryStatsCollector
 
+from ingest.extract.clean import clean_fragment
 from ingest.items import ArticleItem, Image
-from pipelines.boilerplate import clean_fragment
 from pipelines.normalise import MANY_REPLACEMENTS, NormalisePipeline, normalise_text
 
 from .conftest import FIXTURES

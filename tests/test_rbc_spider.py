@@ -19,10 +19,10 @@ from scrapy.utils.test import get_crawler
 from twisted.python.failure import Failure
 
 from ingest.demo import mirror_root, serve
+from ingest.extract.clean import clean_item
 from ingest.items import ArticleItem, Listing
 from ingest.sites import registry
 from ingest.store.db import open_db
-from pipelines.boilerplate import clean_item
 from spiders.rbc import SITE, RbcSpider, feed_language
 
 from .conftest import FIXTURES

@@ -35,9 +35,9 @@ from scrapy.http import HtmlResponse
 from ingest.crawl.feeds import iter_feed, iter_sitemap
 from ingest.demo import resolve
 from ingest.extract import html_selector, parse_page
+from ingest.extract.clean import clean_item
 from ingest.settings import INGEST_MIN_BODY_CHARS, USER_AGENT
 from ingest.sites import Site
-from pipelines.boilerplate import clean_item
 
 ARTICLES = 2  # pages checked per site
 FETCH_TIMEOUT = 20.0  # seconds per socket operation, and for reading one response

@@ -159,7 +159,7 @@ def _init_worker(log: dict[str, Any], parent: int = 0) -> None:
         root = logging.getLogger()
         root.addHandler(handler)
         root.setLevel(log.get("LOG_LEVEL") or "INFO")
-    from pipelines.language import langdetect_languages
+    from ingest.extract.language import langdetect_languages
 
     langdetect_languages()  # langdetect's profiles load (0.3 s) before the first page
 

@@ -24,13 +24,14 @@ import lxml.html
 from parsel import Selector
 
 from ingest.dates import is_bad, parse_iso, parse_local, to_utc_iso, utc_now_iso
+from ingest.extract.clean import clean_item, collapse, image_from
 from ingest.extract.generic import main_content, word_coverage
+from ingest.extract.language import detect_language
 from ingest.extract.second_opinion import trafilatura_html
 from ingest.items import ArticleItem, Image, Listing
 from ingest.sites import Site, site_for_url
 from ingest.urls import canonical_url as canonical_url  # its home before ingest/urls.py
 from ingest.urls import page_key
-from pipelines.boilerplate import clean_item, collapse, image_from
 
 logger = logging.getLogger(__name__)
 ARTICLE_TYPES = frozenset(
@@ -726,8 +727,6 @@ def extract_article(html: str, url: str) -> ArticleItem:
     ...                 "https://example.com/a").title
     'Hi'
     """
-    from pipelines.language import detect_language  # the same detector the pipeline uses
-
     item = extract_clean(html, url)
     if item.body:
         item.lang, item.lang_confidence = detect_language(
