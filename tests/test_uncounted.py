@@ -7,7 +7,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from ingest.cli import UNCOUNTED_STATUS, uncounted_errors
+from ingest.crawl.run import UNCOUNTED_STATUS, uncounted_errors
 from ingest.demo import mirror_root, serve
 
 from .crawl_helpers import CRAWL_TIMEOUT, clean_env, crawl_command

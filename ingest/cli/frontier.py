@@ -1,4 +1,4 @@
-"""``ingest store --from REDIS_URL``: the one writer of a frontier crawl, registered on ``cli``.
+"""``ingest store --from REDIS_URL``: the one writer of a frontier crawl.
 
 The logic is in ``ingest.crawl.frontier``; workers are ``ingest crawl SPIDER --frontier URL``.
 """
@@ -11,13 +11,11 @@ from pathlib import Path
 
 import click
 
-from ingest.cli import _pairs, cli, db_option
+from ingest.cli.common import db_option, pairs
 from ingest.store.db import default_db_path
 
-__all__ = ["cli"]
 
-
-@cli.command()
+@click.command()
 @click.option(
     "--from", "source", required=True, metavar="REDIS_URL", help="The frontier's Redis URL."
 )
@@ -53,9 +51,12 @@ def store(
     )
     db = db_path or default_db_path()
     try:  # holds <db>.<crawl>.lock while draining: one writer per crawl and database
-        status = drain(source, db, crawl_id, wait=wait, settings_overrides=_pairs(sets, "-s"))
+        status = drain(source, db, crawl_id, wait=wait, settings_overrides=pairs(sets, "-s"))
     except FrontierError as exc:
         raise click.ClickException(str(exc)) from exc
     except SpiderLocked as busy:
         raise SpiderLockedError(f"{busy}; not starting a second writer") from busy
     sys.exit(status)
+
+
+COMMANDS = (store,)

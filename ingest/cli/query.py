@@ -1,5 +1,5 @@
 """``ingest`` commands that read the database: search, query, export, runs, stats, translations
-and serve (registered on the group in ingest.cli). The work is done in ingest.query."""
+and serve. The work is done in ingest.query."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ import click
 import pluggy
 from sqlite_utils import Database
 
-from ingest.cli import cli, db_option
+from ingest.cli.common import db_option
 from ingest.query import (
     RUN_COLUMNS,
     SEARCH_COLUMNS,
@@ -44,7 +44,7 @@ from ingest.query import (
 )
 from ingest.store.db import default_db_path
 
-__all__ = ["cli", "search_rows"]
+__all__ = ["search_rows"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 # Datasette's plugin marker, without importing Datasette (0.1 s) for every other command.
@@ -268,7 +268,7 @@ def _stdout() -> IO[str]:
     return sys.stdout
 
 
-@cli.command()
+@click.command()
 @click.argument("query")
 @db_option
 @filter_options
@@ -349,7 +349,7 @@ def _write_hits_with_translations(rows: list[dict[str, Any]], out: IO[str]) -> N
         out.write("\n")
 
 
-@cli.command(name="query")
+@click.command(name="query")
 @click.argument("sql")
 @db_option
 @click.option(
@@ -413,7 +413,7 @@ def _sql_error(exc: sqlite3.Error, guard: ReadOnlyGuard) -> click.ClickException
     return click.ClickException(f"SQL error: {exc}")
 
 
-@cli.command()
+@click.command()
 @click.argument("query", required=False)
 @db_option
 @filter_options
@@ -493,7 +493,7 @@ def _check_output(path: Path, force: bool) -> None:
         raise click.ClickException(f"cannot write {path}: no folder {path.parent}")
 
 
-@cli.command()
+@click.command()
 @db_option
 @click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 10000))
 @output_options
@@ -510,7 +510,7 @@ def runs(db_path: Path | None, limit: int, fmt: str) -> None:
     write_rows(rows, RUN_COLUMNS, fmt, _stdout(), widths)
 
 
-@cli.command()
+@click.command()
 @db_option
 @output_options
 def stats(db_path: Path | None, fmt: str) -> None:
@@ -523,7 +523,7 @@ def stats(db_path: Path | None, fmt: str) -> None:
     write_rows(rows, STATS_COLUMNS, fmt, _stdout())
 
 
-@cli.command()
+@click.command()
 @click.argument("story")
 @db_option
 @output_options
@@ -544,7 +544,7 @@ def translations(story: str, db_path: Path | None, fmt: str) -> None:
     write_rows(rows, TRANSLATION_COLUMNS, fmt, _stdout(), {"url": 0})
 
 
-@cli.command()
+@click.command()
 @db_option
 @click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535))
 @click.option(
@@ -643,3 +643,14 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+COMMANDS = (
+    search,
+    query_command,
+    export,
+    runs,
+    stats,
+    translations,
+    serve,
+)

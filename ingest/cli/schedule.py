@@ -1,4 +1,4 @@
-"""``ingest schedule`` and ``ingest cron``: recurring crawls, registered on ``ingest.cli.cli``.
+"""``ingest schedule`` and ``ingest cron``: recurring crawls.
 
 The logic is in ``ingest.crawl.schedule``; these commands only parse options and print.
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from ingest.cli import _pairs, cli, db_option
+from ingest.cli.common import db_option, pairs
 from ingest.crawl.locks import SPIDER_NAME
 from ingest.crawl.schedule import (
     DURATION_HELP,
@@ -26,8 +26,6 @@ from ingest.crawl.schedule import (
     systemd_units,
 )
 from ingest.store.db import default_db_path
-
-__all__ = ["cli"]
 
 
 def _duration(ctx: click.Context, param: click.Parameter, value: str) -> int:
@@ -83,7 +81,7 @@ scrapyd_option = click.option(
 )
 
 
-@cli.command()
+@click.command()
 @click.argument("spiders", nargs=-1, required=True)
 @every_option
 @db_option
@@ -130,8 +128,8 @@ def schedule(
         spiders=names,
         db_path=db,
         interval=interval,
-        spider_args=_pairs(args, "-a"),
-        settings=_pairs(sets, "-s"),
+        spider_args=pairs(args, "-a"),
+        settings=pairs(sets, "-s"),
         rounds=rounds,
         stop_timeout=stop_timeout,
         scrapyd=list(scrapyd_nodes),
@@ -146,7 +144,7 @@ def schedule(
     sys.exit(scheduler.run())
 
 
-@cli.command()
+@click.command()
 @click.argument("spiders", nargs=-1, required=True)
 @every_option
 @db_option
@@ -174,7 +172,7 @@ def cron(
     workdir = Path.cwd()
     command = [
         *ingest_executable(),
-        *crawl_args(spiders, None, _pairs(args, "-a"), _pairs(sets, "-s")),
+        *crawl_args(spiders, None, pairs(args, "-a"), pairs(sets, "-s")),
     ]
     if scrapyd_nodes:  # one round of `ingest schedule --scrapyd`: jobs queued on the nodes
         command = [*ingest_executable(), "schedule", *spiders, "--rounds", "1"]
@@ -200,3 +198,9 @@ def cron(
     click.echo(
         f"\n# then: systemctl --user daemon-reload && systemctl --user enable --now {name}.timer"
     )
+
+
+COMMANDS = (
+    schedule,
+    cron,
+)

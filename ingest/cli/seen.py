@@ -1,4 +1,4 @@
-"""``ingest seen``: inspect and reset the incremental crawl state (registered on ``ingest.cli``)."""
+"""``ingest seen``: inspect and reset the incremental crawl state."""
 
 from __future__ import annotations
 
@@ -8,10 +8,8 @@ from typing import Any
 
 import click
 
-from ingest.cli import _open_existing, cli, db_option, open_writable
+from ingest.cli.common import db_option, open_existing, open_writable
 from ingest.store.db import default_db_path
-
-__all__ = ["cli"]
 
 site_option = click.option("--site", help="Only URLs of this site (as in articles.site).")
 url_option = click.option("--url", help="Only this URL (exact).")
@@ -29,7 +27,7 @@ def _where(site: str | None, url: str | None) -> tuple[str, list[str]]:
     return " and ".join(clauses) or "1", params
 
 
-@cli.group(name="seen")
+@click.group(name="seen")
 def seen_group() -> None:
     """What incremental crawls know of each article URL (ETag, dates, last status).
 
@@ -54,7 +52,7 @@ def seen_list(
 
     Example: ingest seen list --site rbc --limit 5
     """
-    db = _open_existing(db_path)
+    db = open_existing(db_path)
     where, params = _where(site, url)
     rows = db.table("seen").rows_where(where, params, order_by="checked_at desc, url", limit=limit)
     for row in rows:
@@ -76,7 +74,7 @@ def seen_stats(db_path: Path | None, site: str | None) -> None:
 
     Example: ingest seen stats
     """
-    db = _open_existing(db_path)
+    db = open_existing(db_path)
     where, params = _where(site, None)
     # ``where`` is one of the fixed clauses of _where; values are bound parameters.
     per_site = db.execute(
@@ -131,3 +129,6 @@ def seen_reset(db_path: Path | None, site: str | None, url: str | None, yes: boo
     with db.atomic():
         table.delete_where(where, params)
     click.echo(f"forgot {count} URL(s); the next crawl downloads them again")
+
+
+COMMANDS = (seen_group,)

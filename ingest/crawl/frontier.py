@@ -607,7 +607,7 @@ def run_worker(
     os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "ingest.settings")
     from scrapy.utils.project import get_project_settings
 
-    from ingest.cli import run_crawl
+    from ingest.crawl.run import run_crawl
 
     connect(url).close()  # a clear error now rather than one logged by Scrapy
     project = get_project_settings()

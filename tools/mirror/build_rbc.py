@@ -38,7 +38,7 @@ EN_HOST = "newsukraine.rbc.ua"
 LANGS = ("uk", "ru", "en")
 SECTIONS = ("news", "politics", "economic", "society", "sport", "hitech", "energetics")
 EXTRAS = ("read_more", "inline_image", "figure", "ad", "subscribe", "empty_paragraph")
-# The days the demo crawls (ingest/cli/__init__.py DEMO_ARGS); each gets an archive page per
+# The days the demo crawls (ingest/cli/crawl.py DEMO_ARGS); each gets an archive page per
 # language even when empty, so that no discovery URL of the demo is a 404.
 ARCHIVE_DAYS = (date(2025, 7, 2), date(2025, 7, 3), date(2025, 7, 4))
 PLACEHOLDER_GIF = "data:image/gif;base64,R0lGODlhAQABAAAAACw="
