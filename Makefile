@@ -16,8 +16,8 @@ install: $(BIN)/ingest ## build .venv with the package and its dev tools
 demo: $(BIN)/ingest ## crawl the bundled offline mirror into data/demo.db and print a summary
 	$(BIN)/ingest demo --db data/demo.db
 
-crawl: $(BIN)/ingest ## the live crawl of RBC-Ukraine into data/news.db
-	$(BIN)/ingest crawl rbc --db data/news.db
+crawl: $(BIN)/ingest ## the live crawl of RBC-Ukraine into the default database (ingest db path)
+	$(BIN)/ingest crawl rbc
 
 lint: $(BIN)/ingest
 	$(BIN)/ruff check .

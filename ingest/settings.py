@@ -7,6 +7,7 @@ import sys
 import warnings
 
 from ingest import __version__
+from ingest.store.schema import DB_ENVVAR, DEFAULT_DB
 
 # Storage's close_spider and the spider_closed handlers of storage and the incremental check
 # return Deferreds (the writer thread's jobs), which Scrapy 2.16 still runs but warns about on
@@ -92,7 +93,7 @@ ITEM_PIPELINES = {
 }
 
 # Project settings (INGEST_*), read from the environment once, here.
-INGEST_DB = os.environ.get("INGEST_DB") or "data/news.db"
+INGEST_DB = os.environ.get(DB_ENVVAR) or str(DEFAULT_DB)
 # manual | scheduled | demo | scrapyd; a crawl started by a scrapyd node (its runner imported
 # the scrapyd package) is a scrapyd run unless told otherwise.
 INGEST_TRIGGER = os.environ.get("INGEST_TRIGGER") or (

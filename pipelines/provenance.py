@@ -113,7 +113,7 @@ class ProvenancePipeline:
         settings = crawler.settings
         self.crawler = crawler
         self.stats = crawler.stats
-        self.db_path = settings.get("INGEST_DB", "data/news.db")
+        self.db_path = settings["INGEST_DB"]
         self.drift_share = settings.getfloat("INGEST_DRIFT_SHARE", 0.5)
         self.min_pages = settings.getint("INGEST_DRIFT_MIN_PAGES", 10)
         self.baseline_share = settings.getfloat("INGEST_DRIFT_BASELINE", 0.8)

@@ -10,14 +10,15 @@ from typing import Any
 import click
 from sqlite_utils import Database
 
-from ingest.store.db import DB_ENVVAR, NotOurDatabase, default_db_path, open_db
+from ingest.store.db import NotOurDatabase, default_db_path, open_db
+from ingest.store.schema import DB_ENVVAR, DEFAULT_DB
 
 db_option = click.option(
     "--db",
     "db_path",
     type=click.Path(dir_okay=False, path_type=Path),
     envvar=DB_ENVVAR,
-    help=f"SQLite file (default: ${DB_ENVVAR} or data/news.db).",
+    help=f"SQLite file (default: ${DB_ENVVAR} or {DEFAULT_DB}).",
 )
 
 
