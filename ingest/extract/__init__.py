@@ -275,13 +275,16 @@ def clean_authors(names: list[str], publisher: set[str]) -> list[str]:
     return out
 
 
+_Found = tuple[datetime | None, str | None, str | None]  # a date, its raw text, its source
+
+
 def _date(
     candidates: list[tuple[Any, str]],
     tz: str,
     local_text: str | None,
     flags: list[str] | None = None,
     formats: tuple[str, ...] = (),
-) -> tuple[datetime | None, str | None, str | None]:
+) -> _Found:
     """The first candidate that is a date (``ingest.dates``: clamped, any type accepted), with
     its raw text and source, else ``local_text`` read with the site's ``formats``. A candidate
     given but unusable (malformed, out of range, a JSON-LD number or list) adds ``bad_date`` to
@@ -435,22 +438,8 @@ def _top_images(sel: Selector, site: Site | None, url: str) -> list[Image]:
     return images
 
 
-def parse_page(
-    sel: Selector,
-    url: str,
-    *,
-    fetched_at: str | None = None,
-    site: Site | None = None,
-    limits: Limits = DEFAULT_LIMITS,
-) -> ArticleItem:
-    """Every field of one article page, body still as its raw fragment (cleaning comes next).
-
-    Fields a page gives in an unusable shape are left out and named in ``flags`` (``bad_date``,
-    ``bad_json_ld``, ``json_ld_too_large``, ``title_too_long``, ``images_cut``), counted as
-    ``ingest/fields/<flag>`` where the stages run; a page over ``limits.paragraphs`` raises
-    ``PageRefused``.
-    """
-    flags: list[str] = []
+def _refuse_oversized(sel: Selector, url: str, limits: Limits) -> None:
+    """A page with more ``<p>`` than any article is refused before anything is extracted."""
     root = sel.root
     if isinstance(root, lxml.etree._Element):
         paragraphs = sum(1 for _ in root.iter("p"))
@@ -458,16 +447,19 @@ def parse_page(
             raise PageRefused(
                 "too_many_paragraphs", f"{paragraphs} <p> > INGEST_MAX_PARAGRAPHS: {url}"
             )
-    site = site or site_for_url(url)
+
+
+def _title(
+    sel: Selector,
+    site: Site | None,
+    ld: dict[str, Any],
+    metas: dict[str, str],
+    limits: Limits,
+    flags: list[str],
+) -> tuple[str | None, str | None]:
+    """The headline and where it came from: the site's selector, JSON-LD, og:title, the first
+    ``<h1>``, then ``<title>`` without the site's suffix; the site's own name is cut off."""
     sels = site.selectors if site else None
-    ld = json_ld_article(sel, limits, flags)
-    tz = site.timezone if site else "UTC"
-    metas = meta_map(sel)
-
-    # The key: the page's canonical if on its own site, else its own URL (ingest/urls.py).
-    named = sel.xpath('//link[@rel="canonical"]/@href').get() or _meta(metas, "og:url")
-    canonical, canonical_refused = page_key(named, url, site)
-
     headline = ld_text(ld.get("headline"))
     page_title = _first_text(sel, "title") or ""
     for suffix in site.title_suffixes if site else ():
@@ -496,14 +488,31 @@ def parse_page(
         ),
         (None, None),
     )
-    title = clean_title(title, publisher_names)
+    return clean_title(title, publisher_names), title_source
 
+
+def _lead(
+    sel: Selector, site: Site | None, ld: dict[str, Any], metas: dict[str, str]
+) -> str | None:
+    sels = site.selectors if site else None
     lead = _first_text(sel, sels.lead) if sels else None
     description = ld_text(ld.get("description"))
     lead = lead or (collapse(description) if description else None)
-    lead = lead or _meta(metas, "description") or _meta(metas, "og:description")
+    return lead or _meta(metas, "description") or _meta(metas, "og:description")
 
-    published, published_raw, published_source = _date(
+
+def _dates(
+    sel: Selector,
+    site: Site | None,
+    ld: dict[str, Any],
+    metas: dict[str, str],
+    flags: list[str],
+) -> tuple[_Found, _Found]:
+    """(value, raw, source) of the publication and the modification date; a modification
+    before publication is noise and dropped."""
+    sels = site.selectors if site else None
+    tz = site.timezone if site else "UTC"
+    published = _date(
         [
             (ld.get("datePublished"), "json-ld"),
             (_meta(metas, "article:published_time"), "meta"),
@@ -514,21 +523,26 @@ def parse_page(
         flags,
         site.date_formats if site else (),
     )
-    modified, modified_raw, modified_source = _date(
+    modified = _date(
         [(ld.get("dateModified"), "json-ld"), (_meta(metas, "article:modified_time"), "meta")],
         tz,
         None,
         flags,
     )
-    if modified is not None and published is not None and modified < published:
-        # a modification before publication is noise
-        modified, modified_raw, modified_source = None, None, None
+    if modified[0] is not None and published[0] is not None and modified[0] < published[0]:
+        modified = (None, None, None)
+    return published, modified
 
+
+def _authors(
+    sel: Selector, site: Site | None, ld: dict[str, Any], metas: dict[str, str]
+) -> list[str]:
+    """People first from JSON-LD, then the site's byline, then meta; an organisation named as
+    the author (common in JSON-LD) is not a person, so the next source is tried."""
+    sels = site.selectors if site else None
     publisher = {n.casefold() for n in _names(ld.get("publisher"))}
     if site:
         publisher.update({site.name.casefold(), site.title.casefold()})
-    # People first from JSON-LD, then the site's byline, then meta; an organisation named as
-    # the author (common in JSON-LD) is not a person, so the next source is tried.
     authors = clean_authors(_names(ld.get("author"), people_only=True), publisher)
     if not authors and sels and sels.authors:
         byline = [collapse(t) for t in sel.css(sels.authors).xpath("string()").getall()]
@@ -539,7 +553,13 @@ def parse_page(
         value = _meta(metas, name)
         if value and not value.startswith("http"):  # article:author is often a profile URL
             authors = clean_authors([value], publisher)
+    return authors
 
+
+def _tags_and_section(
+    sel: Selector, site: Site | None, ld: dict[str, Any], metas: dict[str, str]
+) -> tuple[list[str], str | None]:
+    sels = site.selectors if site else None
     tags = [collapse(t) for t in sel.xpath('//meta[@property="article:tag"]/@content').getall()]
     keywords: Any = ld.get("keywords") or _meta(metas, "news_keywords") or _meta(metas, "keywords")
     if not tags and isinstance(keywords, str):
@@ -552,7 +572,14 @@ def parse_page(
     ld_section = ld.get("articleSection")
     if not section and isinstance(ld_section, str):
         section = collapse(ld_section)
+    return list(dict.fromkeys(tags)), section
 
+
+def _languages(
+    sel: Selector, metas: dict[str, str], canonical: str
+) -> tuple[dict[str, str], str | None]:
+    """The hreflang alternates, and the language the page declares: ``<html lang>``,
+    og:locale, else the hreflang entry that points at the page itself."""
     alternates: dict[str, str] = {}
     for link in sel.xpath('//link[@rel="alternate"][@hreflang][@href]'):
         code = normalise_lang(link.attrib["hreflang"])
@@ -562,7 +589,39 @@ def parse_page(
         _meta(metas, "og:locale")
     )
     declared = declared or next((c for c, u in alternates.items() if u == canonical), None)
+    return alternates, declared
 
+
+def parse_page(
+    sel: Selector,
+    url: str,
+    *,
+    fetched_at: str | None = None,
+    site: Site | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> ArticleItem:
+    """Every field of one article page, body still as its raw fragment (cleaning comes next).
+
+    Fields a page gives in an unusable shape are left out and named in ``flags`` (``bad_date``,
+    ``bad_json_ld``, ``json_ld_too_large``, ``title_too_long``, ``images_cut``), counted as
+    ``ingest/fields/<flag>`` where the stages run; a page over ``limits.paragraphs`` raises
+    ``PageRefused``.
+    """
+    _refuse_oversized(sel, url, limits)
+    flags: list[str] = []
+    site = site or site_for_url(url)
+    sels = site.selectors if site else None
+    ld = json_ld_article(sel, limits, flags)
+    metas = meta_map(sel)
+    # The key: the page's canonical if on its own site, else its own URL (ingest/urls.py).
+    named = sel.xpath('//link[@rel="canonical"]/@href').get() or _meta(metas, "og:url")
+    canonical, canonical_refused = page_key(named, url, site)
+    title, title_source = _title(sel, site, ld, metas, limits, flags)
+    (published, published_raw, published_source), (modified, modified_raw, modified_source) = (
+        _dates(sel, site, ld, metas, flags)
+    )
+    tags, section = _tags_and_section(sel, site, ld, metas)
+    alternates, declared = _languages(sel, metas, canonical)
     story_id = None
     if site and site.story_id_pattern and (m := re.search(site.story_id_pattern, canonical)):
         story_id = m.group(1)
@@ -578,7 +637,7 @@ def parse_page(
         else (re.sub(r"^www\.", "", canonical.split("/")[2]) if "//" in canonical else "unknown"),
         fetched_at=fetched_at or utc_now_iso(),
         title=title,
-        lead=lead,
+        lead=_lead(sel, site, ld, metas),
         body_html=body_html,
         body_source=body_source,
         title_source=title_source,
@@ -588,9 +647,9 @@ def parse_page(
         modified_source=modified_source,
         modified_raw=modified_raw,
         modified=to_utc_iso(modified) if modified else None,
-        authors=authors,
+        authors=_authors(sel, site, ld, metas),
         section=section,
-        tags=list(dict.fromkeys(tags)),
+        tags=tags,
         images=cap_images(_top_images(sel, site, canonical), limits, flags),
         lang_declared=declared,
         candidate_languages=list(site.languages) if site else [],
