@@ -54,7 +54,7 @@ LOG_FORMATTER = "ingest.crawl.logformatter.IngestLogFormatter"
 LOG_LEVEL = os.environ.get("INGEST_LOG_LEVEL", "INFO")
 
 # Only http and https, ever: Scrapy's file, data, s3 and ftp handlers would let a URL in a feed,
-# sitemap or page read local files (issue 10). The warc spider reads its files itself.
+# sitemap or page read local files. The warc spider reads its files itself.
 DOWNLOAD_HANDLERS = {"file": None, "data": None, "s3": None, "ftp": None}
 
 DOWNLOADER_MIDDLEWARES = {
@@ -151,7 +151,7 @@ INGEST_QUERY_SERVE_TIME_LIMIT = float(os.environ.get("INGEST_QUERY_SERVE_TIME_LI
 INGEST_QUERY_MEMORY_LIMIT = int(os.environ.get("INGEST_QUERY_MEMORY_LIMIT") or 512 * 1024 * 1024)
 INGEST_QUERY_MAX_LENGTH = int(os.environ.get("INGEST_QUERY_MAX_LENGTH") or 32 * 1024 * 1024)
 
-# Bounds on what one hostile document can cost (issue 10); no real page or sitemap comes near.
+# Bounds on what one hostile document can cost; no real page or sitemap comes near.
 INGEST_SITEMAP_MAX_DEPTH = 5  # sitemap indexes below the start URL (sitemaps.org allows 1)
 INGEST_SITEMAP_MAX_CHILDREN = 50_000  # child sitemaps requested per crawl
 INGEST_MAX_PARAGRAPHS = 10_000  # <p> elements on a page; more: dropped (too_many_paragraphs)

@@ -2,7 +2,7 @@
 
 A page names its canonical URL (``<link rel=canonical>``, ``og:url``), and the row is keyed by
 that name; without a limit, a page on any host could name another site's stored article and
-rewrite its row (issue 10). A name is used only when it is on the page's own site: a declared
+rewrite its row. A name is used only when it is on the page's own site: a declared
 site's ``domains`` (``ingest/sites.py``), otherwise the host the page was fetched from, after the
 redirects the crawl allowed. ``www.``, ``m.``, ``amp.`` and ``mobile.`` in front of a host are
 the same site (one publisher's web, mobile and AMP pages).

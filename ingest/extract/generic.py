@@ -164,9 +164,9 @@ def _measure(root: _Element) -> tuple[list[_Element], dict[_Element, _Stats]]:
     """Stats for every element; non-content and hidden subtrees count as empty.
 
     Parents come before their children in ``iter()``, so an element whose parent has no stats
-    is inside a dropped subtree. About 2.5 us per element of a page (~800 of them): the
-    page's largest single cost after langdetect, so names and their flags are memoised and
-    what the later passes need (parent, inline tag) is kept, not asked of lxml again."""
+    is inside a dropped subtree. This walk is a page's largest cost after language detection,
+    so names and their flags are memoised and what the later passes need (parent, inline tag)
+    is kept, not asked of lxml again."""
     order: list[_Element] = []
     stats: dict[_Element, _Stats] = {}
     first = True

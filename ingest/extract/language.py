@@ -55,10 +55,9 @@ __all__ = [
 MIN_LETTERS = 6
 
 #: langdetect reads at most this many characters; the evidence rules read the
-#: same slice so both judge the same text and cost stays bounded.  1,500
-#: decide as well as 10,000 (the same language on all 230 article bodies of
-#: the extraction benchmark, tests/fixtures/news_pages and the rbc mirror) at
-#: 60% of the cost (3.7 vs 6.2 ms per body; BENCHMARKS.md, pipeline section).
+#: same slice so both judge the same text and cost stays bounded: 1,500
+#: characters decide as well as 10,000 on article bodies, at a fraction of
+#: the cost (BENCHMARKS.md).
 MAX_CHARS = 1_500
 
 #: Normalisation looks at no more than this much of a body (bounded cost on

@@ -2,7 +2,7 @@
 function ``ingest_match`` and the page ``/-/search``), a readable article view
 (``/-/article?url=...``), and table pages with column descriptions as header tooltips.
 
-Why a plugin (issue 12): the analysis of a query (lemmas, stems) is our Python code, which a
+Why a plugin: the analysis of a query (lemmas, stems) is our Python code, which a
 canned query cannot call. The file itself needs none of it: plain Datasette opens it and
 searches ``articles_fts`` by exact words. The templates beside this module are found by
 Datasette because the module is registered as a plugin (``ingest serve``)."""
