@@ -327,8 +327,8 @@ def log_events(log: str) -> dict[str, list[str]]:
                 head = msg.split(":", 1)[0]
                 reason = ITEM_REASONS.get(head, head if re.fullmatch(r"\w+", head) else msg[:60])
                 events[url_key(match["url"])].append(f"dropped: {reason}")
-                # validation and dedup name the canonical URL in the message; the Page the
-                # fetched one at the end: both are keys.
+                # validation and dedup name the canonical URL in the message; the item the
+                # fetched one at the end (extraction's drops): both are keys.
                 for url in re.findall(r"https?://\S+", msg)[:1]:
                     events[url_key(url)].append(f"dropped: {reason}")
             elif kind == "spider":

@@ -81,14 +81,20 @@ def load_pages(data: Path) -> list[tuple[str, str]]:
     return pages
 
 
+def downloaded(url: str, html: str) -> Any:
+    """A page as a spider yields it (``ArticleItem`` with its HTML, not parsed yet)."""
+    from ingest.items import ArticleItem
+
+    host = url.split("/")[2]
+    return ArticleItem(url=url, fetched_url=url, site=host, fetched_at=now_iso(), html=html)
+
+
 def prepare(pages: list[tuple[str, str]], url: str) -> list[tuple[bytes, bytes]]:
     """(before, after) the insertion point of each page that becomes a stored article."""
-    from ingest.extract import Page
-
     run = article_path(validate=True)
 
     def body(html: str) -> str | None:
-        item = run(Page(url=url, html=html, fetched_at=now_iso()))
+        item = run(downloaded(url, html))
         return item.body if item is not None else None
 
     kept = []
@@ -373,7 +379,6 @@ def storage_bench(pages: list[tuple[bytes, bytes]], base: str, n: int) -> float:
     from scrapy.crawler import Crawler
     from scrapy.statscollectors import MemoryStatsCollector
 
-    from ingest.extract import Page
     from pipelines.dedup import body_hash
     from pipelines.storage import SQLitePipeline
 
@@ -382,7 +387,7 @@ def storage_bench(pages: list[tuple[bytes, bytes]], base: str, n: int) -> float:
     for i, (before, after) in enumerate(pages):
         url = f"{base}/a/{i}.html"
         html = (before + b" %06d" % i + after).decode()
-        item = run(Page(url=url, html=html, fetched_at=now_iso()))
+        item = run(downloaded(url, html))
         if item is not None:
             items.append(item)
     with tempfile.TemporaryDirectory() as tmp:

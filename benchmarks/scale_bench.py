@@ -55,6 +55,7 @@ from pipeline_bench import (
     PAGE_PATH_RE,
     REPO_ROOT,
     article_path,
+    downloaded,
     load_pages,
     now_iso,
     prepare,
@@ -357,13 +358,12 @@ def writer_rate(url: str, pages: list[tuple[bytes, bytes]], n: int, tmp: Path) -
     import redis
 
     from ingest.crawl.frontier import Keys, item_to_json, store
-    from ingest.extract import Page
 
     run = article_path()
     items = []
     for i, (before, after) in enumerate(pages):
         html = (before + b" %06d" % i + after).decode()
-        item = run(Page(url=f"http://127.0.0.1/a/{i}.html", html=html, fetched_at=now_iso()))
+        item = run(downloaded(f"http://127.0.0.1/a/{i}.html", html))
         if item is not None:
             items.append(item)
     client = redis.Redis.from_url(url)

@@ -18,17 +18,24 @@ class Image:
 class ArticleItem:
     """One article page, raw values kept beside normalised ones.
 
-    Spiders fill the page-level fields; pipelines only fill fields declared here
-    (boilerplate → body/images, language → lang*, dedup → body_hash, storage → run_id).
+    A spider fills what it knows before parsing (``fetched_url``, ``fetched_at``, ``site``, what a
+    ``Listing`` said) and the downloaded page in ``html``; ``ExtractionPipeline`` parses every
+    other field. Pipelines only fill fields declared here (extraction → the page's fields,
+    boilerplate → body/images, language → lang*, dedup → body_hash, storage → run_id).
     """
 
-    url: str  # canonical URL (rel=canonical / og:url, canonicalised); the row's key
+    # Canonical URL (rel=canonical / og:url, canonicalised); the row's key. The fetched URL until
+    # extraction reads the page's own.
+    url: str
     fetched_url: str  # the URL that was actually downloaded
     # The canonical URL the page named (rel=canonical / og:url) when its row is not keyed by it:
     # off the page's site (ingest/urls.py) or another article's (pipelines/dedup.py). A record
     # of what the page claimed; None when the page is stored under the URL it named.
     canonical_declared: str | None = None
     site: str  # name of the declared site, or the host for unknown sites
+    # The downloaded page until ExtractionPipeline parses it (then None); never stored, and
+    # left out of the repr that log lines and assertion messages print.
+    html: str | None = field(default=None, repr=False)
     fetched_at: str  # ISO 8601 UTC
     title: str | None = None
     lead: str | None = None
@@ -74,10 +81,10 @@ class ArticleItem:
 class Listing:
     """What a feed, sitemap or WARC record said about a page before it was parsed.
 
-    Spiders pass it to ``NewsSpider.parse_article``, which copies it onto the item: values
-    go to the ``feed_*`` fields (never over the page's own), hreflang alternates only fill
-    languages the page does not declare, and ``fetched_at`` replaces the parse time for a
-    replayed response (the time it was really downloaded).
+    Spiders pass it to ``NewsSpider.parse_article``, which copies it onto the item it yields;
+    extraction keeps it there: values go to the ``feed_*`` fields (never over the page's own),
+    hreflang alternates only fill languages the page does not declare, and ``fetched_at``
+    replaces the download time for a replayed response (the time it was really downloaded).
     """
 
     source: str

@@ -80,7 +80,7 @@ EXTENSIONS = {"ingest.crawl.progress.ProgressExtension": 500}
 # The path of an article, in order. The CPU-heavy ones (parse to language) await their work on
 # the crawl's process pool (ingest/crawl/workers.py: INGEST_WORKERS, INGEST_POOL_AFTER).
 ITEM_PIPELINES = {
-    # The downloaded page (ingest.extract.Page) → an item, every field extracted.
+    # The item a spider yields (its page's HTML in ``html``) → every field extracted, html gone.
     "pipelines.extraction.ExtractionPipeline": 50,
     "pipelines.boilerplate.BoilerplatePipeline": 100,
     "pipelines.normalise.NormalisePipeline": 150,
@@ -114,7 +114,6 @@ INGEST_WORKERS = int(os.environ.get("INGEST_WORKERS") or _CPUS or 1)
 # Pages run on the crawl thread before the workers start (0: at once). Starting them costs 1-2 s
 # of CPU, more than a crawl of a few dozen pages (the demo, the tests) spends on its pages.
 INGEST_POOL_AFTER = int(os.environ.get("INGEST_POOL_AFTER") or 100)
-INGEST_DEFER_PARSING = True  # spiders yield raw pages, parsed by ExtractionPipeline
 INGEST_MIRROR = os.environ.get("INGEST_MIRROR", "")  # "http://127.0.0.1:PORT" to use a mirror
 INGEST_INCREMENTAL = True  # False (ingest crawl --full): download every article again
 INGEST_REFRESH_WINDOW = 6 * 3600  # seconds after publication an article is always re-checked

@@ -11,7 +11,7 @@ from scrapy.exceptions import DropItem
 from scrapy.statscollectors import StatsCollector
 
 from ingest.crawl.workers import CPU_STAT, CpuPool, microseconds
-from ingest.extract import Limits, Page, PageRefused, extract_page, page_selector
+from ingest.extract import Limits, PageRefused, extract_page, html_selector
 from ingest.items import ArticleItem
 
 
@@ -25,10 +25,11 @@ class Parsed:
     parse_seconds: float  # of the call's CPU, the lxml parse (the rest is extraction)
 
 
-def parse(page: Page, limits: Limits) -> Parsed:
-    """The pool's work for one page: parse (lxml), then extract every field."""
+def parse(page: ArticleItem, limits: Limits) -> Parsed:
+    """The pool's work for one page (a spider's item, ``html`` set): parse (lxml), then extract
+    every field."""
     start = time.thread_time()
-    sel = page_selector(page)
+    sel = html_selector(page.html or "")
     parsed = time.thread_time() - start
     try:
         return Parsed(extract_page(page, sel, limits), None, "", parsed)
@@ -37,8 +38,9 @@ def parse(page: Page, limits: Limits) -> Parsed:
 
 
 class ExtractionPipeline:
-    """Reads a ``Page`` (what spiders yield); returns its ``ArticleItem``, every field parsed,
-    ``body_html`` still the raw article fragment. Other items pass through.
+    """Reads the ``ArticleItem`` a spider yields (the page's HTML in ``html``); returns it
+    parsed: every field extracted, what the spider knew kept, ``body_html`` still the raw
+    article fragment, ``html`` None. Items without ``html`` pass through.
 
     Drops a page over a bound (``INGEST_MAX_PARAGRAPHS``: ``ingest/dropped/<reason>``). Stats:
     ``ingest/fields/<flag>`` for what extraction left out, ``ingest/cpu_us/parse`` and
@@ -57,10 +59,10 @@ class ExtractionPipeline:
         return cls(CpuPool.of(crawler), crawler.stats, Limits.from_settings(crawler.settings))
 
     async def process_item(self, item: Any) -> Any:
-        if not isinstance(item, Page):
+        if not isinstance(item, ArticleItem) or item.html is None:
             return item
         self.pool.page()
-        parsed, seconds = await self.pool.run(item.url, parse, item, self.limits)
+        parsed, seconds = await self.pool.run(item.fetched_url, parse, item, self.limits)
         self.stats.inc_value(CPU_STAT + "parse", microseconds(parsed.parse_seconds))
         self.stats.inc_value(CPU_STAT + "extract", microseconds(seconds - parsed.parse_seconds))
         if parsed.item is None:

@@ -39,7 +39,7 @@ from ingest.store.search_index import index_articles
 logger = logging.getLogger(__name__)
 
 # Item fields that are not article columns: they go to other tables or are pipeline inputs.
-NOT_COLUMNS = frozenset({"images", "candidate_languages", "is_article"})
+NOT_COLUMNS = frozenset({"images", "candidate_languages", "is_article", "html"})
 # Columns that say when and how a version was fetched, not what it says: a difference in these
 # alone is no change.
 FETCH_COLUMNS = frozenset({"fetched_at", "run_id", "fetched_url"})

@@ -19,9 +19,8 @@ from ingest.crawl.feeds import DEFAULT_MAX_SIZE, FeedEntry, XmlReport, iter_feed
 from ingest.crawl.incremental import ARTICLE, SEEN_URL, SkippedRequest
 from ingest.crawl.middlewares import RefusedUrl, on_domains, url_refusal
 from ingest.dates import utc_now_iso
-from ingest.extract import Limits, Page, extract_page
 from ingest.items import ArticleItem, Listing
-from ingest.sites import Site
+from ingest.sites import Site, site_for_url
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 
@@ -189,8 +188,10 @@ class NewsSpider(scrapy.Spider):
 
     def parse_article(
         self, response: Response, listing: Listing | None = None, **_: Any
-    ) -> Iterator[ArticleItem | Page]:
-        """One article page → one item; non-HTML and empty responses are counted drops.
+    ) -> Iterator[ArticleItem]:
+        """One article page → one item, not parsed yet: what the spider knows of the page and
+        its HTML (``ExtractionPipeline`` parses it, on the crawl's CPU pool). Non-HTML and empty
+        responses are counted drops.
 
         ``listing`` is what the feed, sitemap or WARC record that led here said of the page.
         """
@@ -212,16 +213,14 @@ class NewsSpider(scrapy.Spider):
             self.crawler.stats.inc_value("ingest/encoding/corrected")
             self.logger.info("decoded as %s, not %s: %s", encoding, response.encoding, response.url)
             response = response.replace(encoding=encoding)
-        page = Page(
-            url=response.url,
-            html=response.text,
+        site = self.site or site_for_url(response.url)
+        item = ArticleItem(
+            url=response.url,  # until extraction reads the page's canonical
+            fetched_url=response.url,
+            site=site.name if site else urlsplit(response.url).netloc.removeprefix("www."),
             fetched_at=utc_now_iso(),
-            site=self.site,
-            listing=listing,
+            html=response.text,
         )
-        # The project's crawls parse in ExtractionPipeline, the first of ITEM_PIPELINES (on
-        # the crawl's process pool); without it (a spider called directly) it is parsed here.
-        if self.settings.getbool("INGEST_DEFER_PARSING"):
-            yield page
-        else:
-            yield extract_page(page, limits=Limits.from_settings(self.settings))
+        if listing is not None:
+            listing.apply(item)
+        yield item  # parsed by ExtractionPipeline, the first of ITEM_PIPELINES

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.extract import Page, extract_article, extract_page, html_selector, parse_page
-from ingest.items import Listing
+from ingest.extract import extract_article, extract_page, html_selector, parse_page
+from ingest.items import ArticleItem, Listing
 
 from .handmade_pages import HandmadePage, pages
 
@@ -48,12 +48,14 @@ def test_json_ld_intro_does_not_replace_the_story() -> None:
 def test_a_listed_page_is_an_article_by_its_content(page: HandmadePage) -> None:
     """Reached through a sitemap, a page with a headline and paragraphs of prose is an article
     without structured data; index, tag, search and video-only pages are not."""
-    listed = Page(
+    listed = ArticleItem(
         url=page.url,
-        html=page.html,
+        fetched_url=page.url,
+        site="news.example.org",
         fetched_at="2026-03-04T10:00:00+00:00",
-        listing=Listing(source="https://news.example.org/sitemap.xml"),
+        html=page.html,
     )
+    Listing(source="https://news.example.org/sitemap.xml").apply(listed)
     assert extract_page(listed).is_article is page.is_article
     if page.name == "no_structured_data":  # without a listing, structured data decides
         assert parse_page(html_selector(page.html), page.url).is_article is False

@@ -33,6 +33,7 @@ from ingest.crawl.warc import (
 )
 from ingest.dates import parse_iso
 from ingest.demo import serve
+from ingest.extract import extract_page
 from ingest.items import ArticleItem, Listing
 from ingest.store.db import open_db
 from pipelines.validation import ValidationPipeline
@@ -252,8 +253,10 @@ def test_parse_article_keeps_the_listing_beside_the_page() -> None:
         alternates={"fr": "https://fr.euronews.com/x", "en": "https://elsewhere.example/y"},
     )
     spider = make(SitemapSpider, url=INDEX)
-    (item,) = spider.parse_article(page("en_euronews_2026-01-06_en", EURONEWS), listing=listing)
-    assert isinstance(item, ArticleItem)
+    (downloaded,) = spider.parse_article(
+        page("en_euronews_2026-01-06_en", EURONEWS), listing=listing
+    )
+    item = extract_page(downloaded)  # what ExtractionPipeline does
     assert item.title == "As Trump pitches Venezuelan oil dream, experts warn it won't be easy"
     assert (item.feed_title, item.feed_published, item.feed_language) == (
         "A feed title",
@@ -384,7 +387,9 @@ def test_warc_spider_replays_html_responses_once_and_never_goes_online(tmp_path:
 
     replay = WarcReplayMiddleware(spider.crawler)
     response = replay.process_request(requests[0])
-    (item,) = spider.parse_article(response, **requests[0].cb_kwargs)
+    (downloaded,) = spider.parse_article(response, **requests[0].cb_kwargs)
+    assert downloaded.fetched_at == listing.fetched_at  # when the WARC recorded it
+    item = extract_page(downloaded)
     assert item.url == EURONEWS
     assert item.fetched_at == listing.fetched_at
     with pytest.raises(IgnoreRequest):
@@ -506,6 +511,30 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "warc_file": warc,
         "requested": requested,
     }
+
+
+def test_a_spider_yields_an_article_item_and_no_html_is_stored(e2e: dict[str, Any]) -> None:
+    """The feed spider's callback yields the article item itself, its page in ``html``;
+    ExtractionPipeline parses it, and what the crawl stored of that page is the extracted
+    fields, never the page."""
+    response = page("en_euronews_2026-01-06_en", EURONEWS)
+    listing = Listing(source=WORLD, title="A feed title", language="en")
+    (item,) = make(FeedSpider, url=WORLD).parse_article(response, listing=listing)
+    assert type(item) is ArticleItem
+    assert item.html == response.text
+    assert (item.url, item.fetched_url, item.site) == (EURONEWS, EURONEWS, "euronews")
+    assert (item.source, item.feed_title, item.feed_language) == (WORLD, "A feed title", "en")
+    assert item.title is None  # not parsed by the spider
+    parsed = extract_page(item)
+    assert parsed.html is None
+    assert parsed.title
+    assert (parsed.site, parsed.source, parsed.feed_title) == ("euronews", WORLD, "A feed title")
+
+    row = e2e["feed"][EURONEWS]  # the same page, through the crawl's ITEM_PIPELINES
+    assert row["title"] == parsed.title
+    assert row["body"]
+    assert "html" not in row
+    assert not any(isinstance(v, str) and "<head" in v for v in row.values())
 
 
 def test_feed_crawl_stores_the_listed_articles(e2e: dict[str, Any]) -> None:

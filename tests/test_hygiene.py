@@ -30,7 +30,7 @@ from ingest.cli import cli
 from ingest.crawl.jobs import job_dirs
 from ingest.crawl.logformatter import IngestLogFormatter
 from ingest.demo import MirrorServer, mirror_root, serve
-from ingest.extract import Page
+from ingest.items import ArticleItem
 from ingest.store.db import open_db
 
 from .crawl_helpers import clean_env, crawl, crawl_command
@@ -263,8 +263,13 @@ def test_remote_control_is_off_like_telnet() -> None:
 
 def test_an_item_error_names_the_url_and_exception_not_the_page() -> None:
     spider = get_crawler(Spider)._create_spider("t")
-    page = Page(
-        url="https://example.com/a.html", html="<p>page</p>" * 10_000, fetched_at="2025-07-04"
+    url = "https://example.com/a.html"
+    page = ArticleItem(  # as a spider yields it: the whole page in ``html``
+        url=url,
+        fetched_url=url,
+        site="example.com",
+        fetched_at="2025-07-04",
+        html="<p>page</p>" * 10_000,
     )
     result = IngestLogFormatter().item_error(page, ValueError("x" * 5000), None, spider)
     line = result["msg"] % result["args"]

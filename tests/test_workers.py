@@ -18,7 +18,6 @@ from scrapy.utils.project import get_project_settings
 from scrapy.utils.test import get_crawler
 
 from ingest.crawl.workers import CPU_STAT, CRAWL_THREAD_CPU_STAT, CpuPool
-from ingest.extract import Page
 from ingest.items import ArticleItem
 from ingest.store.db import open_db
 from pipelines.boilerplate import BoilerplatePipeline
@@ -30,6 +29,15 @@ from .crawl_helpers import run_demo
 from .test_e2e import snapshot
 
 URL = "https://example.com/news/a.html"
+
+
+def downloaded(html: str, url: str = URL, fetched_at: str = "2025-07-04T15:00:00Z") -> ArticleItem:
+    """What a spider yields for a page of an undeclared site."""
+    return ArticleItem(
+        url=url, fetched_url=url, site="example.com", fetched_at=fetched_at, html=html
+    )
+
+
 PAGE = (
     "<html><head><title>A headline</title></head><body><article><h1>A headline</h1>"
     "<p>The council approved the budget for next year after a long debate, and the mayor "
@@ -102,7 +110,7 @@ class ArticlePath:
         ]
         assert all(p.pool is self.pool for p in self.pipelines)
 
-    async def run(self, page: Page) -> ArticleItem:
+    async def run(self, page: ArticleItem) -> ArticleItem:
         item: Any = page
         for pipeline in self.pipelines:
             item = await pipeline.process_item(item)
@@ -114,11 +122,13 @@ class ArticlePath:
 def test_a_page_comes_back_cleaned_and_tagged(workers: int) -> None:
     path = ArticlePath(workers, INGEST_POOL_AFTER=0)
     try:
-        page = Page(url=URL, html=PAGE, fetched_at="2025-07-04T15:00:00Z")
+        page = downloaded(PAGE)
         item = asyncio.run(path.run(page))
     finally:
         path.pool.shutdown()
     assert item.title == "A headline"
+    assert item.html is None  # parsed: the page is not carried further
+    assert (item.fetched_at, item.site) == (page.fetched_at, page.site)
     assert item.body is not None
     assert item.body.startswith("The council approved")
     assert item.lang == "en"
@@ -127,10 +137,19 @@ def test_a_page_comes_back_cleaned_and_tagged(workers: int) -> None:
         assert path.stats.get_value(CPU_STAT + stage, 0) > 0, stage
 
 
+def test_an_item_without_a_page_passes_extraction_untouched() -> None:
+    path = ArticlePath(0)
+    item = downloaded(PAGE)
+    item.html = None
+    assert asyncio.run(path.pipelines[0].process_item(item)) is item
+    assert path.pool.pages == 0  # not a page reaching the pipeline (INGEST_POOL_AFTER)
+    assert path.stats.get_value(CPU_STAT + "parse") is None
+
+
 @pytest.mark.parametrize("workers", [0, 1])
 def test_a_drop_in_a_stage_is_raised_with_its_reason(workers: int) -> None:
     path = ArticlePath(workers, INGEST_POOL_AFTER=0)
-    page = Page(url=URL, html="<html><body><nav>menu</nav></body></html>", fetched_at="x")
+    page = downloaded("<html><body><nav>menu</nav></body></html>", fetched_at="x")
     try:
         with pytest.raises(DropItem, match="no article body"):
             asyncio.run(path.run(page))
@@ -146,17 +165,14 @@ def test_a_bound_in_parsing_is_a_counted_drop(workers: int) -> None:
     html = PAGE.replace("</article>", "<p>one</p><p>two</p></article>")
     try:
         with pytest.raises(DropItem, match="too_many_paragraphs"):
-            asyncio.run(path.run(Page(url=URL, html=html, fetched_at="x")))
+            asyncio.run(path.run(downloaded(html, fetched_at="x")))
     finally:
         path.pool.shutdown()
     assert path.stats.get_value("ingest/dropped/too_many_paragraphs") == 1
 
 
 def test_the_pool_starts_after_its_first_pages_and_changes_nothing() -> None:
-    pages = [
-        Page(url=f"{URL[:-5]}-{n}.html", html=PAGE, fetched_at="2025-07-04T15:00:00Z")
-        for n in range(4)
-    ]
+    pages = [downloaded(PAGE, f"{URL[:-5]}-{n}.html") for n in range(4)]
     path = ArticlePath(1, INGEST_POOL_AFTER=2)
     pool = path.pool
 

@@ -35,9 +35,9 @@ class IngestLogFormatter(LogFormatter):
         response: Response | Failure | None,
         spider: Spider,
     ) -> LogFormatterResult:
-        """Scrapy's "Error processing %(item)s" writes a whole page (a ``Page`` holds its HTML)
-        into the log at ERROR; the URL and the exception say what failed. The traceback still
-        follows (Scrapy logs it with ``exc_info``)."""
+        """Scrapy's "Error processing %(item)s" writes a whole page (an item holds its HTML
+        until extraction, then its body) into the log at ERROR; the URL and the exception say
+        what failed. The traceback still follows (Scrapy logs it with ``exc_info``)."""
         url = getattr(item, "url", None) or getattr(response, "url", None)
         return {
             "level": logging.ERROR,

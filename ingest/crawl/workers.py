@@ -294,6 +294,6 @@ class CpuPool:
 
 
 def page_key(item: Any) -> str:
-    """The key a page's CPU is charged to: the URL it was downloaded from (a ``Page``'s
-    ``url``, an item's ``fetched_url``)."""
+    """The key a page's CPU is charged to: the URL it was downloaded from (an item's
+    ``fetched_url``), the same from the spider's unparsed item to the stored one."""
     return str(getattr(item, "fetched_url", None) or getattr(item, "url", ""))

@@ -28,8 +28,8 @@ from ingest.extract.clean import clean_item, collapse, image_from
 from ingest.extract.generic import main_content, word_coverage
 from ingest.extract.language import detect_language
 from ingest.extract.second_opinion import trafilatura_html
-from ingest.items import ArticleItem, Image, Listing
-from ingest.sites import Site, site_for_url
+from ingest.items import ArticleItem, Image
+from ingest.sites import Site, get_site, site_for_url
 from ingest.urls import canonical_url as canonical_url  # its home before ingest/urls.py
 from ingest.urls import page_key
 
@@ -721,46 +721,38 @@ _BLOCKS = frozenset(
 )
 
 
-@dataclass(kw_only=True, frozen=True)
-class Page:
-    """A downloaded article page, not parsed yet: what a spider hands to ``ExtractionPipeline``.
-
-    Plain data, so that the parsing can happen in a worker process (``ingest.crawl.workers``) rather
-    than on the crawl thread; ``extract_page`` turns it into the item.
-    """
-
-    url: str  # the URL the page was downloaded from
-    html: str  # the decoded page
-    fetched_at: str  # ISO 8601 UTC
-    site: Site | None = None
-    listing: Listing | None = None
-
-
 def html_selector(html: str) -> Selector:
     """The parsed page (lxml). C0 control characters become spaces first: lxml keeps them in
     text nodes but refuses them when text is set again (generic extraction moves tails)."""
     return Selector(text=_CONTROL_CHARS_RE.sub(" ", html) or "<html></html>", type="html")
 
 
-def page_selector(page: Page) -> Selector:
-    """The parsed page (lxml), as ``response.selector`` would have it."""
-    return html_selector(page.html)
-
-
 def extract_page(
-    page: Page, sel: Selector | None = None, limits: Limits = DEFAULT_LIMITS
+    page: ArticleItem, sel: Selector | None = None, limits: Limits = DEFAULT_LIMITS
 ) -> ArticleItem:
-    """The item of one page: every field parsed, the body still its raw fragment."""
+    """The item of one downloaded page (what a spider yields, ``html`` set): every field parsed,
+    the body still its raw fragment, ``html`` None. What the spider knew is kept: its site (by
+    name), ``fetched_at``, and what a listing said, by ``Listing.apply``'s rules."""
+    if sel is None:
+        if page.html is None:
+            raise ValueError(f"no downloaded page to parse: {page.fetched_url}")
+        sel = html_selector(page.html)
     item = parse_page(
-        sel if sel is not None else page_selector(page),
-        page.url,
+        sel,
+        page.fetched_url,
         fetched_at=page.fetched_at,
-        site=page.site,
+        site=get_site(page.site),  # None for a host: parse_page looks the URL up
         limits=limits,
     )
-    if page.listing is not None:
-        page.listing.apply(item)
-        # Listed by a feed, sitemap or archive: structured data is not the only evidence.
+    if page.source is not None:  # listed by a feed, sitemap, archive or WARC file
+        item.source = page.source
+        item.feed_title = page.feed_title
+        item.feed_published_raw = page.feed_published_raw
+        item.feed_published = page.feed_published
+        item.feed_language = page.feed_language
+        for code, url in page.alternates.items():
+            item.alternates.setdefault(code, url)
+        # Structured data is not the only evidence that a listed page is an article.
         if not item.is_article and item.title and reads_like_article(item.body_html):
             item.is_article = True
     return item
