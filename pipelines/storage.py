@@ -32,6 +32,7 @@ from twisted.python.failure import Failure
 
 from ingest.dates import utc_now_iso
 from ingest.items import ArticleItem, Image
+from ingest.store.db import articles, immediate_transaction
 from ingest.store.dbfaults import DbWriter, StorageFault, deferred, final_reason, on_reactor
 from ingest.store.schema import ARTICLE_COLUMNS, ARTICLE_JSON_COLUMNS, DEFAULT_DB
 from ingest.store.search_index import index_articles
@@ -76,10 +77,6 @@ _PRUNE_REVISIONS = (
 WAL_CHECKPOINT_PAGES = 10_000  # pages of 4 kB
 _IMAGE_FIELDS = tuple(f.name for f in fields(Image))
 _to_json = json.JSONEncoder(ensure_ascii=False).encode
-_UPSERT_TRANSLATION = (
-    "insert into translations (story_id, lang, url) values (?, ?, ?) "
-    "on conflict(story_id, lang) do update set url = excluded.url"
-)
 
 
 def article_row(item: ArticleItem) -> dict[str, Any]:
@@ -101,30 +98,6 @@ def image_rows(item: ArticleItem) -> list[dict[str, Any]]:
         {"article_url": item.url, "position": n, **{f: getattr(img, f) for f in _IMAGE_FIELDS}}
         for n, img in enumerate(item.images)
     ]
-
-
-_UPSERT_ARTICLES = (
-    f"insert into articles ({', '.join(ARTICLE_COLUMNS)}) values {{}} "  # noqa: S608  (fixed names)
-    "on conflict(url) do update set "
-    + ", ".join(f"{c} = excluded.{c}" for c in ARTICLE_COLUMNS if c != "url")
-)
-_ARTICLE_VALUES = "(" + ", ".join("?" * len(ARTICLE_COLUMNS)) + ")"
-_MAX_PARAMETERS = 32_766  # SQLite's default limit per statement (SQLITE_MAX_VARIABLE_NUMBER)
-
-
-def _upsert_articles(conn: sqlite3.Connection, rows: list[dict[str, Any]]) -> int:
-    """Upsert ``rows`` in order, in as few statements as the parameter limit allows, on the
-    batch's own connection and transaction; the rows changed. sqlite-utils' ``upsert_all``
-    lost whole batches when three crawls of one process wrote one file (the demo: its rows
-    were missing when the batch's images were inserted, a FOREIGN KEY error), and splits a
-    batch at 999 parameters (one FTS5 segment per statement)."""
-    per_statement = _MAX_PARAMETERS // len(ARTICLE_COLUMNS)
-    changes = 0
-    for start in range(0, len(rows), per_statement):
-        chunk = rows[start : start + per_statement]
-        sql = _UPSERT_ARTICLES.format(", ".join([_ARTICLE_VALUES] * len(chunk)))
-        changes += conn.execute(sql, [row[c] for row in chunk for c in ARTICLE_COLUMNS]).rowcount
-    return changes
 
 
 def translation_rows(item: ArticleItem) -> list[dict[str, str]]:
@@ -283,7 +256,7 @@ class SQLitePipeline:
     ) -> tuple[list[str], int, int]:
         """``write_batch`` in one transaction, rolled back if it raises (so it can be retried);
         its outcomes, the rows changed and the revisions pruned."""
-        with db.atomic():
+        with immediate_transaction(db):  # not db.atomic(): see ingest/store/db.py
             outcomes, changes = self.write_batch(db, batch)
         return outcomes, changes, self.pruned
 
@@ -347,9 +320,10 @@ class SQLitePipeline:
         # Articles first: images and revisions refer to them (foreign keys are on).
         changes = 0
         if upserts:
-            # One statement per batch where the parameter limit allows: FTS5 writes its
-            # pending index at every statement, so fewer statements mean fewer segments.
-            changes += _upsert_articles(conn, upserts)
+            # As few statements as sqlite-utils allows (it splits at 999 parameters): FTS5
+            # writes its pending index at every statement, so fewer mean fewer segments.
+            articles(db).upsert_all(upserts, pk="url", batch_size=len(upserts))
+            changes += len(upserts)  # each row inserted or updated
         if to_index:  # not counted in changes: like articles_fts, the index follows the rows
             index_articles(conn, list(dict.fromkeys(to_index)))
         if revisions:
@@ -365,10 +339,14 @@ class SQLitePipeline:
             if rows:
                 changes += conn.executemany(_INSERT_IMAGE, rows).rowcount
         if new_translations:
-            changes += conn.executemany(
-                _UPSERT_TRANSLATION,
-                [(story, lang, url) for (story, lang), url in new_translations.items()],
-            ).rowcount
+            db.table("translations").upsert_all(
+                [
+                    {"story_id": s, "lang": lang, "url": u}
+                    for (s, lang), u in new_translations.items()
+                ],
+                pk=("story_id", "lang"),
+            )
+            changes += len(new_translations)
         return outcomes, changes
 
     def close_spider(self) -> Deferred[None] | None:

@@ -33,6 +33,7 @@ from sqlite_utils import Database
 from twisted.python.failure import Failure
 
 from ingest.dates import parse_iso, utc_now_iso
+from ingest.store.db import immediate_transaction
 from ingest.store.dbfaults import DbWriter, StorageFault, deferred, on_reactor
 from ingest.store.schema import DEFAULT_DB
 
@@ -86,24 +87,6 @@ def refetch_reason(
     if published is not None and now - published < window:
         return "young"
     return None
-
-
-_SEEN_COLUMNS = frozenset(
-    {"url", "site", "status", "checked_at", "lastmod", "etag", "last_modified", "body_hash",
-     "fetched_at"}
-)  # fmt: skip
-
-
-def _seen_upsert(columns: tuple[str, ...]) -> str:
-    """The upsert of one ``seen`` row with these columns (a 304 leaves the others as stored)."""
-    assert set(columns) <= _SEEN_COLUMNS, columns  # names from this module, never from a page
-    names = ", ".join(columns)
-    values = ", ".join(f":{c}" for c in columns)
-    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "url")
-    return (
-        f"insert into seen ({names}) values ({values}) "  # noqa: S608  (names checked above)
-        f"on conflict(url) do update set {updates}"
-    )
 
 
 class IncrementalMiddleware:
@@ -288,13 +271,17 @@ class IncrementalMiddleware:
         """One transaction of ``seen`` rows on the writer thread; the rows gathered meanwhile
         follow when it is done. Without a reactor, waits for it."""
 
+        # Rows with the same columns go in one upsert; a 304's row has fewer (it keeps the
+        # stored etag, hash and fetch time), and a missing column would be written as NULL.
+        by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for row in rows:
+            by_columns.setdefault(tuple(sorted(row)), []).append(row)
+
         def upsert(db: Database) -> None:
-            # Plain SQL on the writer's own connection: sqlite-utils' upsert lost rows when the
-            # demo's three crawls wrote one file from three writer threads (as its upsert_all
-            # lost storage batches).
-            with db.conn:
-                for row in rows:  # each its own columns: a 304 keeps the stored etag
-                    db.conn.execute(_seen_upsert(tuple(row)), row)
+            with immediate_transaction(db):  # not db.atomic(): see ingest/store/db.py
+                seen = db.table("seen")
+                for same in by_columns.values():
+                    seen.upsert_all(same, pk="url")
 
         future = writer.write(upsert, "seen")
         if not on_reactor():
