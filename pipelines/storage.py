@@ -34,20 +34,21 @@ from ingest.dates import utc_now_iso
 from ingest.items import ArticleItem, Image
 from ingest.store.db import articles, immediate_transaction
 from ingest.store.dbfaults import DbWriter, StorageFault, deferred, final_reason, on_reactor
-from ingest.store.schema import ARTICLE_COLUMNS, ARTICLE_JSON_COLUMNS, DEFAULT_DB
+from ingest.store.schema import ARTICLE_COLUMNS, ARTICLE_JSON_COLUMNS, TABLES
 from ingest.store.search_index import index_articles
 
 logger = logging.getLogger(__name__)
 
-# Item fields that are not article columns: they go to other tables or are pipeline inputs.
-NOT_COLUMNS = frozenset({"images", "candidate_languages", "is_article"})
 # Columns that say when and how a version was fetched, not what it says: a difference in these
 # alone is no change.
 FETCH_COLUMNS = frozenset({"fetched_at", "run_id", "fetched_url"})
-# What the search index is made of (ingest/store/search_index.py): a change here re-indexes the row.
-INDEXED_COLUMNS = ("lang", "title", "lead", "body")
-# What a revision keeps of the version it replaces.
-REVISION_COLUMNS = ("body_hash", "title", "body", "body_html", "modified", "fetched_at", "run_id")
+# What the search index is made of (articles_search's columns are analysed copies of these
+# article columns): a change here re-indexes the row.
+INDEXED_COLUMNS = tuple(TABLES["articles_search"].columns)
+# What a revision keeps of the version it replaces: its columns but the row's own bookkeeping.
+REVISION_COLUMNS = tuple(
+    c for c in TABLES["revisions"].columns if c not in {"id", "article_url", "revised_at"}
+)
 T = TypeVar("T")
 # The batch's stored state, one statement each; ? is a JSON list of URLs (or story ids).
 _SELECT_ARTICLES = "select * from articles where url in (select value from json_each(?))"
@@ -60,15 +61,6 @@ _SELECT_TRANSLATIONS = (
     "where story_id in (select value from json_each(?))"
 )
 _DELETE_IMAGES = "delete from images where article_url in (select value from json_each(?))"
-_INSERT_IMAGE = (
-    "insert into images (article_url, position, src, caption, credit) "
-    "values (:article_url, :position, :src, :caption, :credit)"
-)
-_INSERT_REVISION = (
-    "insert into revisions (article_url, revised_at, body_hash, title, body, body_html, "
-    "modified, fetched_at, run_id) values (:article_url, :revised_at, :body_hash, :title, :body, "
-    ":body_html, :modified, :fetched_at, :run_id)"
-)
 # All but the newest :keep revisions of one article (ids grow with insertion).
 _PRUNE_REVISIONS = (
     "delete from revisions where article_url = :url and id not in "
@@ -128,7 +120,6 @@ class SQLitePipeline:
     def __init__(self, crawler: Crawler) -> None:
         settings = crawler.settings
         self.crawler = crawler
-        self.db_path = settings.get("INGEST_DB") or str(DEFAULT_DB)
         self.batch_size = max(1, settings.getint("INGEST_BATCH_SIZE", 100))
         self.max_pending = max(
             settings.getint("INGEST_STORAGE_MAX_PENDING", 1000), 2 * self.batch_size
@@ -137,7 +128,7 @@ class SQLitePipeline:
         self.trigger = settings.get("INGEST_TRIGGER", "manual")
         self.run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:8]
         self.buffer: list[ArticleItem] = []
-        self.writer = DbWriter.of(crawler, self.db_path)  # one writer connection, its thread
+        self.writer = DbWriter.of(crawler)  # one writer connection (INGEST_DB), its thread
         self.guard = self.writer.guard  # locked / full database: ingest/store/dbfaults.py
         self.pending = 0  # articles handed to the writer, not yet written or dropped
         self.writing: set[Deferred[None]] = set()  # the batches the writer has (in a crawl)
@@ -327,7 +318,8 @@ class SQLitePipeline:
         if to_index:  # not counted in changes: like articles_fts, the index follows the rows
             index_articles(conn, list(dict.fromkeys(to_index)))
         if revisions:
-            changes += conn.executemany(_INSERT_REVISION, revisions).rowcount
+            db.table("revisions").insert_all(revisions)
+            changes += len(revisions)
             for url in dict.fromkeys(r["article_url"] for r in revisions):
                 keep = max(0, self.max_revisions)
                 pruned = conn.execute(_PRUNE_REVISIONS, {"url": url, "keep": keep}).rowcount
@@ -337,7 +329,8 @@ class SQLitePipeline:
             changes += conn.execute(_DELETE_IMAGES, [json.dumps(list(new_images))]).rowcount
             rows = [r for image_list in new_images.values() for r in image_list]
             if rows:
-                changes += conn.executemany(_INSERT_IMAGE, rows).rowcount
+                db.table("images").insert_all(rows)
+                changes += len(rows)
         if new_translations:
             db.table("translations").upsert_all(
                 [

@@ -35,7 +35,6 @@ from twisted.python.failure import Failure
 from ingest.dates import parse_iso, utc_now_iso
 from ingest.store.db import immediate_transaction
 from ingest.store.dbfaults import DbWriter, StorageFault, deferred, on_reactor
-from ingest.store.schema import DEFAULT_DB
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +105,6 @@ class IncrementalMiddleware:
         self.stats: StatsCollector = crawler.stats
         self.enabled = settings.getbool("INGEST_INCREMENTAL", True)
         self.window = timedelta(seconds=settings.getfloat("INGEST_REFRESH_WINDOW", 6 * 3600))
-        self.db_path = settings.get("INGEST_DB") or str(DEFAULT_DB)
         jobdir = job_dir(settings)
         self.state_file = Path(jobdir, STATE_FILE) if jobdir else None
         self.writer: DbWriter | None = None  # the crawl's, shared with storage
@@ -125,7 +123,7 @@ class IncrementalMiddleware:
         return middleware
 
     def spider_opened(self, spider: Spider) -> None:
-        self.writer = DbWriter.of(self.crawler, self.db_path)
+        self.writer = DbWriter.of(self.crawler)
         self.writer.acquire()
         if self.state_file is not None and self.state_file.is_file():
             state = json.loads(self.state_file.read_text("utf-8"))

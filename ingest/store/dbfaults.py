@@ -172,7 +172,8 @@ class DbWriter:
 
     @classmethod
     def of(cls, crawler: Crawler, path: str | Path | None = None) -> DbWriter:
-        """The crawl's writer (made on first use; ``INGEST_DB`` unless ``path``)."""
+        """The crawl's writer (made on first use; ``INGEST_DB``, else ``default_db_path()``,
+        unless ``path``)."""
         writer = _WRITERS.get(crawler)
         if writer is None:
             if path is None:
