@@ -19,6 +19,7 @@ import json
 import logging
 import sqlite3
 import uuid
+from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from dataclasses import fields
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from typing import Any, Self, TypeVar, cast
 
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
+from scrapy.utils.defer import maybe_deferred_to_future
 from sqlite_utils import Database
 from twisted.internet.defer import Deferred, DeferredList
 from twisted.python.failure import Failure
@@ -33,7 +35,14 @@ from twisted.python.failure import Failure
 from ingest.dates import utc_now_iso
 from ingest.items import ArticleItem, Image
 from ingest.store.db import articles, immediate_transaction
-from ingest.store.dbfaults import DbWriter, StorageFault, deferred, final_reason, on_reactor
+from ingest.store.dbfaults import (
+    DbWriter,
+    StorageFault,
+    awaited,
+    deferred,
+    final_reason,
+    on_reactor,
+)
 from ingest.store.schema import ARTICLE_COLUMNS, ARTICLE_JSON_COLUMNS, TABLES
 from ingest.store.search_index import index_articles
 
@@ -342,17 +351,44 @@ class SQLitePipeline:
             changes += len(new_translations)
         return outcomes, changes
 
-    def close_spider(self) -> Deferred[None] | None:
-        """The last batch; in a crawl, a Deferred fired once the writer has every batch."""
+    def close_spider(self) -> Coroutine[Any, Any, None] | None:
+        """The last batch; in a crawl, a coroutine done once the writer has written every
+        batch (without a reactor, every batch is written on return)."""
         self.flush()
-        if not self.writing:
-            return None
-        return DeferredList(list(self.writing)).addCallback(lambda _: None)
+        return self.batches_written() if on_reactor() else None
 
-    def spider_closed(self, spider: Spider, reason: str) -> Deferred[None] | None:
-        """Record how the run ended, with the crawl's stats, then let the database go."""
+    async def batches_written(self) -> None:
+        while self.writing:
+            await maybe_deferred_to_future(DeferredList(list(self.writing)))
+
+    def spider_closed(self, spider: Spider, reason: str) -> Coroutine[Any, Any, None] | None:
+        """Record how the run ended, with the crawl's stats, then let the database go. In a
+        crawl, a coroutine; without a reactor (``ingest store``, the frontier's writer), done
+        on return."""
         if self.db is None:
             return None
+        if on_reactor():
+            return self.record_end_last(reason)
+        self.ended(_outcome(self.writer.submit(self.record_end(reason))))
+        _outcome(self.writer.release())
+        return None
+
+    async def record_end_last(self, reason: str) -> None:
+        """The run's record is the writer's last job: it waits for every other user of the
+        writer (the incremental check's last seen rows) to be done, so the stats it saves
+        count what they did (a storage fault in their last job, too)."""
+        try:
+            await self.writer.alone()
+            try:
+                await awaited(self.writer.submit(self.record_end(reason)))
+            except Exception as exc:  # noqa: BLE001  (sorted out by ended)
+                self.ended(exc)
+        finally:
+            await awaited(self.writer.release())
+
+    def record_end(self, reason: str) -> Callable[[], None]:
+        """The writer job that records the run's end, with the crawl's stats as they are now
+        (taken on the crawl thread)."""
         assert self.crawler.stats is not None
         stats = self.crawler.stats.get_stats()
         record = {
@@ -368,18 +404,7 @@ class SQLitePipeline:
                 logger.error("could not record the end of run %s: %s", self.run_id, exc)
                 raise
 
-        recorded = self.writer.submit(finish)
-        if not on_reactor():
-            outcome = _outcome(recorded)
-            self.ended(outcome)
-            _outcome(self.writer.release())
-            return None
-        return (
-            deferred(recorded)
-            .addBoth(lambda got: self.ended(_unwrap(got)))
-            .addCallback(lambda _: deferred(self.writer.release()))
-            .addCallback(lambda _: None)
-        )
+        return finish
 
     def ended(self, outcome: object) -> None:
         if isinstance(outcome, sqlite3.OperationalError):

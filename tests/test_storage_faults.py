@@ -561,3 +561,48 @@ def test_a_connection_that_lost_the_probe_refuses_to_upsert(tmp_path: Path) -> N
         assert db.table("seen").count == 0
     finally:
         db.close()
+
+
+# --- the order in which the writer's users close ---------------------------------------------
+
+
+@pytest.mark.parametrize("wait", [True, False])
+def test_the_run_is_recorded_after_the_last_seen_rows_whatever_the_handler_order(
+    tmp_path: Path, server: MirrorServer, wait: bool
+) -> None:
+    """Storage's record of the run is the writer's last job, after the incremental check's
+    last seen rows, even when storage's ``spider_closed`` runs first (tests/closing_order.py
+    delays the other); every downloaded URL has its seen row. Without storage waiting for the
+    writer's other users (``--no-wait``), the run is recorded before those rows."""
+    db_path = tmp_path / "news.db"
+    command = crawl_command(db_path, server.url)
+    helper = [sys.executable, "-m", "tests.closing_order", *([] if wait else ["--no-wait"])]
+    result = subprocess.run(
+        [*helper, *command[3:]],
+        capture_output=True,
+        text=True,
+        timeout=CRAWL_TIMEOUT,
+        check=False,
+        env=clean_env(),
+        cwd=REPO,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    events = [
+        line.split(" ", 1)[1]
+        for line in result.stderr.splitlines()
+        if line.startswith(("JOB ", "CLOSE "))
+    ]
+    assert events.count("seen") == 1, events  # every seen row, written at the close
+    assert events.index("incremental") < events.index("seen"), events
+    stats = last_run(db_path)["stats"]
+    db = open_db(db_path, read_only=True)
+    try:
+        seen = db.table("seen").count
+    finally:
+        db.close()
+    assert seen == stats["ingest/incremental/downloaded"]
+    assert events.count("run-end") == 1, events
+    if wait:
+        assert events[-1] == "run-end", events
+    else:  # what the test catches: the run recorded while seen rows were still to come
+        assert events.index("run-end") < events.index("seen"), events

@@ -28,13 +28,15 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.statscollectors import StatsCollector
+from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.job import job_dir
 from sqlite_utils import Database
+from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
 from ingest.dates import parse_iso, utc_now_iso
 from ingest.store.db import immediate_transaction
-from ingest.store.dbfaults import DbWriter, StorageFault, deferred, on_reactor
+from ingest.store.dbfaults import DbWriter, StorageFault, awaited, deferred, on_reactor
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +112,7 @@ class IncrementalMiddleware:
         self.writer: DbWriter | None = None  # the crawl's, shared with storage
         self.rows: dict[str, dict[str, Any]] = {}  # seen rows for the writer's next job
         self.writing = False  # a job of seen rows is with the writer
+        self.last_job: Deferred[None] | None = None  # fired once it is written and counted
         # This crawl's decisions: a spider may ask for one URL twice (a feed's change date
         # arriving after a listing's request without one).
         self.fetched: set[str] = set()
@@ -129,19 +132,24 @@ class IncrementalMiddleware:
             state = json.loads(self.state_file.read_text("utf-8"))
             self.fetched = set(state.get("fetched", []))
 
-    def spider_closed(self, spider: Spider) -> Any:
+    async def spider_closed(self, spider: Spider) -> None:
+        """Write the seen rows still gathered, wait until the last job of them is written and
+        counted, then release the writer (storage records the run after that)."""
         if self.state_file is not None:
             state = {"fetched": sorted(self.fetched)}
             self.state_file.write_text(json.dumps(state), "utf-8")
         self.log_counts()
-        writer, self.writer = self.writer, None
+        writer, self.writer = self.writer, None  # no job chained after this one
         if writer is None:
-            return None
-        if self.rows and not writer.guard.halted:
-            rows, self.rows = list(self.rows.values()), {}
-            self.write_seen(writer, rows)  # after the job in progress, in order
-        released = writer.release()
-        return deferred(released) if on_reactor() else released.result()
+            return
+        try:
+            if self.rows and not writer.guard.halted:
+                rows, self.rows = list(self.rows.values()), {}
+                self.write_seen(writer, rows)  # after the job in progress, in order
+            if self.last_job is not None:
+                await maybe_deferred_to_future(self.last_job)
+        finally:
+            await awaited(writer.release())
 
     def log_counts(self) -> None:
         counts = {
@@ -289,7 +297,7 @@ class IncrementalMiddleware:
                 writer.guard.halt(fault)
             return
         self.writing = True
-        deferred(future).addBoth(self.seen_written, writer)
+        self.last_job = deferred(future).addBoth(self.seen_written, writer)
 
     def seen_written(self, outcome: object, writer: DbWriter) -> None:
         self.writing = False
