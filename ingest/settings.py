@@ -4,19 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
-import warnings
 
 from ingest import __version__
 from ingest.store.schema import DB_ENVVAR, DEFAULT_DB
-
-# Storage's close_spider and the spider_closed handlers of storage and the incremental check
-# return Deferreds (the writer thread's jobs), which Scrapy 2.16 still runs but warns about on
-# every crawl; the warning reached the user's terminal over the progress line. Moving them to
-# coroutines changed the order in which the writer is released (a second demo then downloaded
-# six stored articles again), so they stay Deferreds until that is reworked.
-warnings.filterwarnings(
-    "ignore", message=r".*returned a Deferred, this is deprecated", module=r"scrapy\..*"
-)
 
 BOT_NAME = "ingest"
 SPIDER_MODULES = ["spiders"]

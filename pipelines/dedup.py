@@ -18,7 +18,6 @@ from ingest.items import ArticleItem
 from ingest.sites import Site, get_site
 from ingest.store.db import open_db
 from ingest.store.dbfaults import DbWriter
-from ingest.store.schema import DEFAULT_DB
 from ingest.urls import canonical_url, on_site
 
 logger = logging.getLogger(__name__)
@@ -81,8 +80,8 @@ class DedupPipeline:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         assert crawler.stats is not None
-        db_path = crawler.settings.get("INGEST_DB") or str(DEFAULT_DB)
-        return cls(crawler.stats, db_path, DbWriter.of(crawler, db_path))
+        writer = DbWriter.of(crawler)
+        return cls(crawler.stats, str(writer.path), writer)
 
     def stored(self, sql: str, params: list[str]) -> list[tuple[str | None, ...]]:
         """Rows of an earlier crawl (none before the database exists)."""

@@ -19,6 +19,7 @@ import json
 import logging
 import sqlite3
 import uuid
+from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from dataclasses import fields
 from datetime import UTC, datetime
@@ -26,27 +27,37 @@ from typing import Any, Self, TypeVar, cast
 
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
+from scrapy.utils.defer import maybe_deferred_to_future
 from sqlite_utils import Database
 from twisted.internet.defer import Deferred, DeferredList
 from twisted.python.failure import Failure
 
 from ingest.dates import utc_now_iso
 from ingest.items import ArticleItem, Image
-from ingest.store.dbfaults import DbWriter, StorageFault, deferred, final_reason, on_reactor
-from ingest.store.schema import ARTICLE_COLUMNS, ARTICLE_JSON_COLUMNS, DEFAULT_DB
+from ingest.store.db import articles, immediate_transaction
+from ingest.store.dbfaults import (
+    DbWriter,
+    StorageFault,
+    awaited,
+    deferred,
+    final_reason,
+    on_reactor,
+)
+from ingest.store.schema import ARTICLE_COLUMNS, ARTICLE_JSON_COLUMNS, TABLES
 from ingest.store.search_index import index_articles
 
 logger = logging.getLogger(__name__)
 
-# Item fields that are not article columns: they go to other tables or are pipeline inputs.
-NOT_COLUMNS = frozenset({"images", "candidate_languages", "is_article", "html"})
 # Columns that say when and how a version was fetched, not what it says: a difference in these
 # alone is no change.
 FETCH_COLUMNS = frozenset({"fetched_at", "run_id", "fetched_url"})
-# What the search index is made of (ingest/store/search_index.py): a change here re-indexes the row.
-INDEXED_COLUMNS = ("lang", "title", "lead", "body")
-# What a revision keeps of the version it replaces.
-REVISION_COLUMNS = ("body_hash", "title", "body", "body_html", "modified", "fetched_at", "run_id")
+# What the search index is made of (articles_search's columns are analysed copies of these
+# article columns): a change here re-indexes the row.
+INDEXED_COLUMNS = tuple(TABLES["articles_search"].columns)
+# What a revision keeps of the version it replaces: its columns but the row's own bookkeeping.
+REVISION_COLUMNS = tuple(
+    c for c in TABLES["revisions"].columns if c not in {"id", "article_url", "revised_at"}
+)
 T = TypeVar("T")
 # The batch's stored state, one statement each; ? is a JSON list of URLs (or story ids).
 _SELECT_ARTICLES = "select * from articles where url in (select value from json_each(?))"
@@ -59,15 +70,6 @@ _SELECT_TRANSLATIONS = (
     "where story_id in (select value from json_each(?))"
 )
 _DELETE_IMAGES = "delete from images where article_url in (select value from json_each(?))"
-_INSERT_IMAGE = (
-    "insert into images (article_url, position, src, caption, credit) "
-    "values (:article_url, :position, :src, :caption, :credit)"
-)
-_INSERT_REVISION = (
-    "insert into revisions (article_url, revised_at, body_hash, title, body, body_html, "
-    "modified, fetched_at, run_id) values (:article_url, :revised_at, :body_hash, :title, :body, "
-    ":body_html, :modified, :fetched_at, :run_id)"
-)
 # All but the newest :keep revisions of one article (ids grow with insertion).
 _PRUNE_REVISIONS = (
     "delete from revisions where article_url = :url and id not in "
@@ -76,10 +78,6 @@ _PRUNE_REVISIONS = (
 WAL_CHECKPOINT_PAGES = 10_000  # pages of 4 kB
 _IMAGE_FIELDS = tuple(f.name for f in fields(Image))
 _to_json = json.JSONEncoder(ensure_ascii=False).encode
-_UPSERT_TRANSLATION = (
-    "insert into translations (story_id, lang, url) values (?, ?, ?) "
-    "on conflict(story_id, lang) do update set url = excluded.url"
-)
 
 
 def article_row(item: ArticleItem) -> dict[str, Any]:
@@ -101,30 +99,6 @@ def image_rows(item: ArticleItem) -> list[dict[str, Any]]:
         {"article_url": item.url, "position": n, **{f: getattr(img, f) for f in _IMAGE_FIELDS}}
         for n, img in enumerate(item.images)
     ]
-
-
-_UPSERT_ARTICLES = (
-    f"insert into articles ({', '.join(ARTICLE_COLUMNS)}) values {{}} "  # noqa: S608  (fixed names)
-    "on conflict(url) do update set "
-    + ", ".join(f"{c} = excluded.{c}" for c in ARTICLE_COLUMNS if c != "url")
-)
-_ARTICLE_VALUES = "(" + ", ".join("?" * len(ARTICLE_COLUMNS)) + ")"
-_MAX_PARAMETERS = 32_766  # SQLite's default limit per statement (SQLITE_MAX_VARIABLE_NUMBER)
-
-
-def _upsert_articles(conn: sqlite3.Connection, rows: list[dict[str, Any]]) -> int:
-    """Upsert ``rows`` in order, in as few statements as the parameter limit allows, on the
-    batch's own connection and transaction; the rows changed. sqlite-utils' ``upsert_all``
-    lost whole batches when three crawls of one process wrote one file (the demo: its rows
-    were missing when the batch's images were inserted, a FOREIGN KEY error), and splits a
-    batch at 999 parameters (one FTS5 segment per statement)."""
-    per_statement = _MAX_PARAMETERS // len(ARTICLE_COLUMNS)
-    changes = 0
-    for start in range(0, len(rows), per_statement):
-        chunk = rows[start : start + per_statement]
-        sql = _UPSERT_ARTICLES.format(", ".join([_ARTICLE_VALUES] * len(chunk)))
-        changes += conn.execute(sql, [row[c] for row in chunk for c in ARTICLE_COLUMNS]).rowcount
-    return changes
 
 
 def translation_rows(item: ArticleItem) -> list[dict[str, str]]:
@@ -155,7 +129,6 @@ class SQLitePipeline:
     def __init__(self, crawler: Crawler) -> None:
         settings = crawler.settings
         self.crawler = crawler
-        self.db_path = settings.get("INGEST_DB") or str(DEFAULT_DB)
         self.batch_size = max(1, settings.getint("INGEST_BATCH_SIZE", 100))
         self.max_pending = max(
             settings.getint("INGEST_STORAGE_MAX_PENDING", 1000), 2 * self.batch_size
@@ -164,7 +137,7 @@ class SQLitePipeline:
         self.trigger = settings.get("INGEST_TRIGGER", "manual")
         self.run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:8]
         self.buffer: list[ArticleItem] = []
-        self.writer = DbWriter.of(crawler, self.db_path)  # one writer connection, its thread
+        self.writer = DbWriter.of(crawler)  # one writer connection (INGEST_DB), its thread
         self.guard = self.writer.guard  # locked / full database: ingest/store/dbfaults.py
         self.pending = 0  # articles handed to the writer, not yet written or dropped
         self.writing: set[Deferred[None]] = set()  # the batches the writer has (in a crawl)
@@ -283,7 +256,7 @@ class SQLitePipeline:
     ) -> tuple[list[str], int, int]:
         """``write_batch`` in one transaction, rolled back if it raises (so it can be retried);
         its outcomes, the rows changed and the revisions pruned."""
-        with db.atomic():
+        with immediate_transaction(db):  # not db.atomic(): see ingest/store/db.py
             outcomes, changes = self.write_batch(db, batch)
         return outcomes, changes, self.pruned
 
@@ -347,13 +320,15 @@ class SQLitePipeline:
         # Articles first: images and revisions refer to them (foreign keys are on).
         changes = 0
         if upserts:
-            # One statement per batch where the parameter limit allows: FTS5 writes its
-            # pending index at every statement, so fewer statements mean fewer segments.
-            changes += _upsert_articles(conn, upserts)
+            # As few statements as sqlite-utils allows (it splits at 999 parameters): FTS5
+            # writes its pending index at every statement, so fewer mean fewer segments.
+            articles(db).upsert_all(upserts, pk="url", batch_size=len(upserts))
+            changes += len(upserts)  # each row inserted or updated
         if to_index:  # not counted in changes: like articles_fts, the index follows the rows
             index_articles(conn, list(dict.fromkeys(to_index)))
         if revisions:
-            changes += conn.executemany(_INSERT_REVISION, revisions).rowcount
+            db.table("revisions").insert_all(revisions)
+            changes += len(revisions)
             for url in dict.fromkeys(r["article_url"] for r in revisions):
                 keep = max(0, self.max_revisions)
                 pruned = conn.execute(_PRUNE_REVISIONS, {"url": url, "keep": keep}).rowcount
@@ -363,25 +338,57 @@ class SQLitePipeline:
             changes += conn.execute(_DELETE_IMAGES, [json.dumps(list(new_images))]).rowcount
             rows = [r for image_list in new_images.values() for r in image_list]
             if rows:
-                changes += conn.executemany(_INSERT_IMAGE, rows).rowcount
+                db.table("images").insert_all(rows)
+                changes += len(rows)
         if new_translations:
-            changes += conn.executemany(
-                _UPSERT_TRANSLATION,
-                [(story, lang, url) for (story, lang), url in new_translations.items()],
-            ).rowcount
+            db.table("translations").upsert_all(
+                [
+                    {"story_id": s, "lang": lang, "url": u}
+                    for (s, lang), u in new_translations.items()
+                ],
+                pk=("story_id", "lang"),
+            )
+            changes += len(new_translations)
         return outcomes, changes
 
-    def close_spider(self) -> Deferred[None] | None:
-        """The last batch; in a crawl, a Deferred fired once the writer has every batch."""
+    def close_spider(self) -> Coroutine[Any, Any, None] | None:
+        """The last batch; in a crawl, a coroutine done once the writer has written every
+        batch (without a reactor, every batch is written on return)."""
         self.flush()
-        if not self.writing:
-            return None
-        return DeferredList(list(self.writing)).addCallback(lambda _: None)
+        return self.batches_written() if on_reactor() else None
 
-    def spider_closed(self, spider: Spider, reason: str) -> Deferred[None] | None:
-        """Record how the run ended, with the crawl's stats, then let the database go."""
+    async def batches_written(self) -> None:
+        while self.writing:
+            await maybe_deferred_to_future(DeferredList(list(self.writing)))
+
+    def spider_closed(self, spider: Spider, reason: str) -> Coroutine[Any, Any, None] | None:
+        """Record how the run ended, with the crawl's stats, then let the database go. In a
+        crawl, a coroutine; without a reactor (``ingest store``, the frontier's writer), done
+        on return."""
         if self.db is None:
             return None
+        if on_reactor():
+            return self.record_end_last(reason)
+        self.ended(_outcome(self.writer.submit(self.record_end(reason))))
+        _outcome(self.writer.release())
+        return None
+
+    async def record_end_last(self, reason: str) -> None:
+        """The run's record is the writer's last job: it waits for every other user of the
+        writer (the incremental check's last seen rows) to be done, so the stats it saves
+        count what they did (a storage fault in their last job, too)."""
+        try:
+            await self.writer.alone()
+            try:
+                await awaited(self.writer.submit(self.record_end(reason)))
+            except Exception as exc:  # noqa: BLE001  (sorted out by ended)
+                self.ended(exc)
+        finally:
+            await awaited(self.writer.release())
+
+    def record_end(self, reason: str) -> Callable[[], None]:
+        """The writer job that records the run's end, with the crawl's stats as they are now
+        (taken on the crawl thread)."""
         assert self.crawler.stats is not None
         stats = self.crawler.stats.get_stats()
         record = {
@@ -397,18 +404,7 @@ class SQLitePipeline:
                 logger.error("could not record the end of run %s: %s", self.run_id, exc)
                 raise
 
-        recorded = self.writer.submit(finish)
-        if not on_reactor():
-            outcome = _outcome(recorded)
-            self.ended(outcome)
-            _outcome(self.writer.release())
-            return None
-        return (
-            deferred(recorded)
-            .addBoth(lambda got: self.ended(_unwrap(got)))
-            .addCallback(lambda _: deferred(self.writer.release()))
-            .addCallback(lambda _: None)
-        )
+        return finish
 
     def ended(self, outcome: object) -> None:
         if isinstance(outcome, sqlite3.OperationalError):

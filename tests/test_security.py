@@ -31,15 +31,6 @@ REVIEWED = {
         "FILTER_CLAUSES constants, SEARCH_TABLE, highlight_sql() (TEXT_COLUMNS) and BM25_WEIGHTS "
         "floats; the query and filters are bound"
     ),
-    (
-        "pipelines/storage.py",
-        "f\"insert into articles ({', '.join(ARTICLE_COLUMNS)}) values {{}} \"",
-    ): (
-        "ARTICLE_COLUMNS from ingest/store/schema.py; {} becomes placeholders; every value is bound"
-    ),
-    ("ingest/crawl/incremental.py", 'f"insert into seen ({names}) values ({values}) "'): (
-        "column names asserted to be _SEEN_COLUMNS, the module's own; values are bound"
-    ),
     ("ingest/cli/query.py", 'f"PRAGMA hard_heap_limit = {int(self.heap_limit)}"'): (
         "an int from settings; PRAGMA takes no bound parameters"
     ),

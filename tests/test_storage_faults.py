@@ -18,16 +18,28 @@ import sqlite3
 import struct
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from scrapy.crawler import Crawler
+from scrapy.utils.test import get_crawler
+from sqlite_utils import Database
 
+import ingest.crawl.incremental as incremental_module
+import pipelines.storage as storage_module
+from ingest.crawl.incremental import IncrementalMiddleware
 from ingest.crawl.jobs import job_dirs, was_killed
 from ingest.demo import MirrorServer, mirror_root, serve
-from ingest.store.db import open_db
+from ingest.items import ArticleItem, Image
+from ingest.store.db import immediate_transaction, open_db
+from ingest.store.dbfaults import HALTED_STAT, DbWriter
+from pipelines.storage import SQLitePipeline
+from spiders.rbc import RbcSpider
 
 from .crawl_helpers import CRAWL_TIMEOUT, clean_env, crawl, crawl_command, last_run
 
@@ -405,3 +417,192 @@ def test_a_job_dir_tells_a_killed_crawl_from_a_stopped_one(tmp_path: Path) -> No
     with (job / "requests.seen").open("a") as seen:
         seen.write("fp2\n")
     assert was_killed(job)  # resumed, then killed: fingerprints newer than the state
+
+
+# --- another connection holds the write lock when a writer transaction starts ---------------
+# sqlite-utils probes ON CONFLICT support by writing on a connection's first upsert, and caches
+# "no" on any OperationalError. In a deferred transaction (db.atomic()) that has read, the probe
+# meets another connection's write lock at once ("database is locked", no busy timeout), and
+# from then on the connection upserts by INSERT OR IGNORE + UPDATE, which skips every new row
+# with a NOT NULL column: the demo's three crawls lost seen rows and whole batches that way.
+# Each test runs the real writer code with our BEGIN IMMEDIATE helper (nothing lost), and with
+# the helper replaced by db.atomic() (rows lost), which shows that the scenario does reproduce.
+
+LOCK_HELD = 0.5  # seconds the other connection keeps the write lock
+
+
+def deferred_transaction(db: Database) -> AbstractContextManager[Database]:
+    """What the writer used before: sqlite-utils' atomic(), a deferred BEGIN."""
+    return db.atomic()
+
+
+@contextmanager
+def write_lock_held(db_path: Path) -> Iterator[None]:
+    """Another connection holds the write lock (BEGIN IMMEDIATE) from now until LOCK_HELD
+    seconds later, then commits (in a timer thread)."""
+    other = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    timer = threading.Timer(LOCK_HELD, lambda: other.execute("COMMIT"))
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.join()
+        other.close()
+
+
+def migrated(db_path: Path) -> None:
+    """The database exists and is migrated, so the writer's connection has upserted nothing
+    (a migration run may) when its first transaction starts."""
+    open_db(db_path).close()
+
+
+def locked_writer_crawler(db_path: Path) -> Crawler:
+    crawler = get_crawler(
+        RbcSpider, {"INGEST_DB": str(db_path), "INGEST_DB_BUSY_TIMEOUT": 5 * LOCK_HELD}
+    )
+    crawler.spider = crawler._create_spider()
+    return crawler
+
+
+def locked_items() -> list[ArticleItem]:
+    return [
+        ArticleItem(
+            url=f"https://www.rbc.ua/rus/news/locked-{n}.html",
+            fetched_url=f"https://www.rbc.ua/rus/news/locked-{n}.html",
+            site="rbc",
+            fetched_at="2025-07-04T16:00:00+00:00",
+            title=f"Article {n}",
+            body=f"Body of article {n}.",
+            body_hash=f"hash-{n}",
+            images=[Image(src=f"https://www.rbc.ua/static/img/{n}.jpg")],
+        )
+        for n in range(3)
+    ]
+
+
+@pytest.mark.parametrize("helper", ["immediate", "atomic"])
+def test_a_batch_that_starts_under_another_write_lock_is_stored_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, helper: str
+) -> None:
+    if helper == "atomic":
+        monkeypatch.setattr(storage_module, "immediate_transaction", deferred_transaction)
+    db_path = tmp_path / "news.db"
+    migrated(db_path)
+    crawler = locked_writer_crawler(db_path)
+    pipeline = SQLitePipeline.from_crawler(crawler)
+    pipeline.open_spider()
+    with write_lock_held(db_path):
+        for item in locked_items():
+            pipeline.process_item(item)
+        pipeline.close_spider()  # the batch meets the lock
+    db = pipeline.db
+    assert db is not None
+    stored = db.table("articles").count, db.table("images").count
+    probed = db._supports_on_conflict  # the answer sqlite-utils cached on the connection
+    assert crawler.spider is not None
+    pipeline.spider_closed(crawler.spider, "finished")
+    assert crawler.stats is not None
+    stats = crawler.stats.get_stats()
+    if helper == "immediate":
+        assert stored == (3, 3)
+        assert probed is True
+        assert stats["ingest/stored/new"] == 3
+        assert "ingest/dropped/pipeline_error" not in stats
+        assert "ingest/db/lock_retries" not in stats  # the busy timeout waited the lock out
+    else:  # the bug, reproduced: the articles skipped, the images' FOREIGN KEY failed
+        assert stored == (0, 0)
+        assert probed is False
+        assert stats["ingest/dropped/pipeline_error"] == 3
+
+
+@pytest.mark.parametrize("helper", ["immediate", "atomic"])
+def test_seen_rows_written_under_another_write_lock_are_all_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, helper: str
+) -> None:
+    if helper == "atomic":
+        monkeypatch.setattr(incremental_module, "immediate_transaction", deferred_transaction)
+    db_path = tmp_path / "news.db"
+    migrated(db_path)
+    crawler = locked_writer_crawler(db_path)
+    middleware = IncrementalMiddleware.from_crawler(crawler)
+    writer = DbWriter.of(crawler, db_path)
+    writer.acquire()
+    rows = [
+        {"url": f"https://www.rbc.ua/rus/news/seen-{n}.html", "site": "rbc", "status": 200,
+         "checked_at": "2025-07-04T16:00:00+00:00"}
+        for n in range(3)
+    ]  # fmt: skip
+    try:
+        with write_lock_held(db_path):
+            middleware.write_seen(writer, rows)  # waits: no reactor
+    finally:
+        writer.release().result()
+    assert crawler.stats is not None
+    assert crawler.stats.get_value(HALTED_STAT) is None  # no error either way
+    db = open_db(db_path, read_only=True)
+    try:
+        kept = db.table("seen").count
+    finally:
+        db.close()
+    assert kept == (3 if helper == "immediate" else 0)
+
+
+def test_a_connection_that_lost_the_probe_refuses_to_upsert(tmp_path: Path) -> None:
+    """Should sqlite-utils ever have cached "no ON CONFLICT", the helper raises instead of
+    letting the fallback skip rows."""
+    db_path = tmp_path / "news.db"
+    db = open_db(db_path)
+    try:
+        db._supports_on_conflict = False
+        with pytest.raises(RuntimeError, match="ON CONFLICT"), immediate_transaction(db):
+            db.table("seen").upsert({"url": "u", "checked_at": "now"}, pk="url")
+        assert not db.conn.in_transaction
+        assert db.table("seen").count == 0
+    finally:
+        db.close()
+
+
+# --- the order in which the writer's users close ---------------------------------------------
+
+
+@pytest.mark.parametrize("wait", [True, False])
+def test_the_run_is_recorded_after_the_last_seen_rows_whatever_the_handler_order(
+    tmp_path: Path, server: MirrorServer, wait: bool
+) -> None:
+    """Storage's record of the run is the writer's last job, after the incremental check's
+    last seen rows, even when storage's ``spider_closed`` runs first (tests/closing_order.py
+    delays the other); every downloaded URL has its seen row. Without storage waiting for the
+    writer's other users (``--no-wait``), the run is recorded before those rows."""
+    db_path = tmp_path / "news.db"
+    command = crawl_command(db_path, server.url)
+    helper = [sys.executable, "-m", "tests.closing_order", *([] if wait else ["--no-wait"])]
+    result = subprocess.run(
+        [*helper, *command[3:]],
+        capture_output=True,
+        text=True,
+        timeout=CRAWL_TIMEOUT,
+        check=False,
+        env=clean_env(),
+        cwd=REPO,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    events = [
+        line.split(" ", 1)[1]
+        for line in result.stderr.splitlines()
+        if line.startswith(("JOB ", "CLOSE "))
+    ]
+    assert events.count("seen") == 1, events  # every seen row, written at the close
+    assert events.index("incremental") < events.index("seen"), events
+    stats = last_run(db_path)["stats"]
+    db = open_db(db_path, read_only=True)
+    try:
+        seen = db.table("seen").count
+    finally:
+        db.close()
+    assert seen == stats["ingest/incremental/downloaded"]
+    assert events.count("run-end") == 1, events
+    if wait:
+        assert events[-1] == "run-end", events
+    else:  # what the test catches: the run recorded while seen rows were still to come
+        assert events.index("run-end") < events.index("seen"), events

@@ -28,13 +28,15 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.statscollectors import StatsCollector
+from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.job import job_dir
 from sqlite_utils import Database
+from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
 from ingest.dates import parse_iso, utc_now_iso
-from ingest.store.dbfaults import DbWriter, StorageFault, deferred, on_reactor
-from ingest.store.schema import DEFAULT_DB
+from ingest.store.db import immediate_transaction
+from ingest.store.dbfaults import DbWriter, StorageFault, awaited, deferred, on_reactor
 
 logger = logging.getLogger(__name__)
 
@@ -88,24 +90,6 @@ def refetch_reason(
     return None
 
 
-_SEEN_COLUMNS = frozenset(
-    {"url", "site", "status", "checked_at", "lastmod", "etag", "last_modified", "body_hash",
-     "fetched_at"}
-)  # fmt: skip
-
-
-def _seen_upsert(columns: tuple[str, ...]) -> str:
-    """The upsert of one ``seen`` row with these columns (a 304 leaves the others as stored)."""
-    assert set(columns) <= _SEEN_COLUMNS, columns  # names from this module, never from a page
-    names = ", ".join(columns)
-    values = ", ".join(f":{c}" for c in columns)
-    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "url")
-    return (
-        f"insert into seen ({names}) values ({values}) "  # noqa: S608  (names checked above)
-        f"on conflict(url) do update set {updates}"
-    )
-
-
 class IncrementalMiddleware:
     """Downloader middleware: skip unchanged stored articles; conditional GET for the others.
 
@@ -123,12 +107,12 @@ class IncrementalMiddleware:
         self.stats: StatsCollector = crawler.stats
         self.enabled = settings.getbool("INGEST_INCREMENTAL", True)
         self.window = timedelta(seconds=settings.getfloat("INGEST_REFRESH_WINDOW", 6 * 3600))
-        self.db_path = settings.get("INGEST_DB") or str(DEFAULT_DB)
         jobdir = job_dir(settings)
         self.state_file = Path(jobdir, STATE_FILE) if jobdir else None
         self.writer: DbWriter | None = None  # the crawl's, shared with storage
         self.rows: dict[str, dict[str, Any]] = {}  # seen rows for the writer's next job
         self.writing = False  # a job of seen rows is with the writer
+        self.last_job: Deferred[None] | None = None  # fired once it is written and counted
         # This crawl's decisions: a spider may ask for one URL twice (a feed's change date
         # arriving after a listing's request without one).
         self.fetched: set[str] = set()
@@ -142,25 +126,30 @@ class IncrementalMiddleware:
         return middleware
 
     def spider_opened(self, spider: Spider) -> None:
-        self.writer = DbWriter.of(self.crawler, self.db_path)
+        self.writer = DbWriter.of(self.crawler)
         self.writer.acquire()
         if self.state_file is not None and self.state_file.is_file():
             state = json.loads(self.state_file.read_text("utf-8"))
             self.fetched = set(state.get("fetched", []))
 
-    def spider_closed(self, spider: Spider) -> Any:
+    async def spider_closed(self, spider: Spider) -> None:
+        """Write the seen rows still gathered, wait until the last job of them is written and
+        counted, then release the writer (storage records the run after that)."""
         if self.state_file is not None:
             state = {"fetched": sorted(self.fetched)}
             self.state_file.write_text(json.dumps(state), "utf-8")
         self.log_counts()
-        writer, self.writer = self.writer, None
+        writer, self.writer = self.writer, None  # no job chained after this one
         if writer is None:
-            return None
-        if self.rows and not writer.guard.halted:
-            rows, self.rows = list(self.rows.values()), {}
-            self.write_seen(writer, rows)  # after the job in progress, in order
-        released = writer.release()
-        return deferred(released) if on_reactor() else released.result()
+            return
+        try:
+            if self.rows and not writer.guard.halted:
+                rows, self.rows = list(self.rows.values()), {}
+                self.write_seen(writer, rows)  # after the job in progress, in order
+            if self.last_job is not None:
+                await maybe_deferred_to_future(self.last_job)
+        finally:
+            await awaited(writer.release())
 
     def log_counts(self) -> None:
         counts = {
@@ -288,13 +277,17 @@ class IncrementalMiddleware:
         """One transaction of ``seen`` rows on the writer thread; the rows gathered meanwhile
         follow when it is done. Without a reactor, waits for it."""
 
+        # Rows with the same columns go in one upsert; a 304's row has fewer (it keeps the
+        # stored etag, hash and fetch time), and a missing column would be written as NULL.
+        by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for row in rows:
+            by_columns.setdefault(tuple(sorted(row)), []).append(row)
+
         def upsert(db: Database) -> None:
-            # Plain SQL on the writer's own connection: sqlite-utils' upsert lost rows when the
-            # demo's three crawls wrote one file from three writer threads (as its upsert_all
-            # lost storage batches).
-            with db.conn:
-                for row in rows:  # each its own columns: a 304 keeps the stored etag
-                    db.conn.execute(_seen_upsert(tuple(row)), row)
+            with immediate_transaction(db):  # not db.atomic(): see ingest/store/db.py
+                seen = db.table("seen")
+                for same in by_columns.values():
+                    seen.upsert_all(same, pk="url")
 
         future = writer.write(upsert, "seen")
         if not on_reactor():
@@ -304,7 +297,7 @@ class IncrementalMiddleware:
                 writer.guard.halt(fault)
             return
         self.writing = True
-        deferred(future).addBoth(self.seen_written, writer)
+        self.last_job = deferred(future).addBoth(self.seen_written, writer)
 
     def seen_written(self, outcome: object, writer: DbWriter) -> None:
         self.writing = False

@@ -19,8 +19,6 @@ from ingest.store import search_index
 from ingest.store.db import open_db
 from ingest.store.schema import ARTICLE_JSON_COLUMNS
 
-# Columns whose stored value is JSON text (authors, tags, text flags; hreflang -> URL).
-JSON_COLUMNS = ARTICLE_JSON_COLUMNS
 # bm25 weights for title, lead and body: a word in the headline says more than one in the text.
 BM25_WEIGHTS = (4.0, 2.0, 1.0)
 
@@ -400,10 +398,10 @@ def export_rows(
 
 
 def decode_json_columns(row: dict[str, Any]) -> dict[str, Any]:
-    """The JSON columns (``authors``, ``tags``, ``alternates``, ``flags``) as lists and
-    objects rather than JSON text."""
+    """An articles row with its JSON columns (``ARTICLE_JSON_COLUMNS``, declared in
+    ``ingest/store/schema.py``) as lists and objects rather than JSON text."""
     out = dict(row)
-    for key in JSON_COLUMNS:
+    for key in ARTICLE_JSON_COLUMNS:
         if isinstance(out.get(key), str):
             try:
                 decoded = json.loads(out[key])

@@ -180,6 +180,40 @@ def reindex(db: sqlite_utils.Database) -> int:
         return rebuild_index(db.conn, terminal_progress())
 
 
+@contextmanager
+def immediate_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """One write transaction, ``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back if the block
+    raises. Every writer transaction that upserts through sqlite-utils opens with it.
+
+    Not ``db.atomic()``, a deferred ``BEGIN``: with other connections writing the file, a
+    deferred transaction that has read gets "database is locked" at once (SQLite does not wait
+    out the busy timeout for it) on its first write. sqlite-utils' first upsert on a
+    connection probes ``ON CONFLICT`` support by writing (``Database.supports_on_conflict``),
+    takes that error for an old SQLite, caches the answer, and from then on upserts by
+    ``INSERT OR IGNORE`` + ``UPDATE``, which silently skips new rows with NOT NULL columns
+    (``articles.site``, ``seen.checked_at``). ``BEGIN IMMEDIATE`` takes the write lock before
+    anything is read, waiting out the busy timeout, so nothing inside can be refused it; the
+    probe runs here, under the lock, and a False answer is an error, never a silent fallback.
+    Inside, sqlite-utils' own ``atomic()`` blocks are savepoints and its ``execute()`` commits
+    nothing."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        if not db.supports_on_conflict:
+            raise RuntimeError(
+                "sqlite-utils found no INSERT ... ON CONFLICT support; its fallback upsert "
+                "would skip new rows with NOT NULL columns"
+            )
+        yield db
+    except BaseException:
+        db.rollback()
+        raise
+    try:
+        db.commit()
+    except BaseException:
+        db.rollback()
+        raise
+
+
 def default_db_path() -> Path:
     """``$INGEST_DB`` when set, else ``DEFAULT_DB`` (``data/news.db``) under the working
     directory."""

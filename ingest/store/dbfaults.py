@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from scrapy.crawler import Crawler
-from scrapy.utils.defer import deferred_from_coro
+from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from sqlite_utils import Database
 from twisted.internet.defer import Deferred
 from twisted.python.threadable import isInIOThread
@@ -156,15 +156,21 @@ class DbWriter:
     """One crawl's writer connection, opened, used and closed by one thread of its own, and the
     read-only connection the crawl thread reads through. Shared by storage, the incremental
     middleware and dedup (``DbWriter.of(crawler)``); each user ``acquire``s it and ``release``s
-    it, and the last release closes both connections. Jobs run one at a time, in the order
-    submitted, each a whole transaction under ``DbGuard``'s lock policy. Once a job met a
-    storage fault, the jobs after it fail with that fault at once instead of waiting again."""
+    it once its last job is submitted, and the last release closes both connections after every
+    job. Jobs run one at a time, in the order submitted, each a whole transaction under
+    ``DbGuard``'s lock policy. Once a job met a storage fault, the jobs after it fail with that
+    fault at once instead of waiting again.
+
+    The order in which users close is thus not left to the order of Scrapy's signal handlers
+    (run concurrently): a user that must write last (storage's record of the run, with the
+    crawl's final stats) awaits ``alone()`` first."""
 
     def __init__(self, crawler: Crawler, path: str | Path) -> None:
         self.crawler = crawler
         self.path = Path(path)
         self.guard = DbGuard(crawler)
         self.users = 0
+        self._alone: list[Deferred[None]] = []  # waiting for every other user to release
         self.fault: StorageFault | None = None  # the first fault a job met (writer thread)
         self.db: Database | None = None  # used on the writer thread only
         self._reader: Database | None = None  # used on the crawl thread only
@@ -172,7 +178,8 @@ class DbWriter:
 
     @classmethod
     def of(cls, crawler: Crawler, path: str | Path | None = None) -> DbWriter:
-        """The crawl's writer (made on first use; ``INGEST_DB`` unless ``path``)."""
+        """The crawl's writer (made on first use; ``INGEST_DB``, else ``default_db_path()``,
+        unless ``path``)."""
         writer = _WRITERS.get(crawler)
         if writer is None:
             if path is None:
@@ -189,9 +196,22 @@ class DbWriter:
     def _open(self) -> None:
         self.db = open_db(self.path, busy_timeout=self.guard.busy_timeout)
 
+    async def alone(self) -> None:
+        """Wait (on the reactor) until every other user has released the writer, so every job
+        they will ever submit is already queued ahead of the caller's next one."""
+        if self.users > 1:
+            waiter: Deferred[None] = Deferred()
+            self._alone.append(waiter)
+            await maybe_deferred_to_future(waiter)
+
     def release(self) -> Future[None]:
-        """One user less; the last one closes both connections once every job is done."""
+        """One user less; the last one closes both connections once every job is done. The
+        future is done once the jobs submitted before the release are."""
         self.users -= 1
+        if self.users <= 1:
+            waiting, self._alone = self._alone, []
+            for waiter in waiting:
+                waiter.callback(None)
         if self.users > 0:
             return self.submit(lambda: None)
         if _WRITERS.get(self.crawler) is self:
@@ -255,6 +275,11 @@ def deferred(future: Future[T]) -> Deferred[T]:
 
     future.add_done_callback(lambda done: reactor.callFromThread(fire, done))
     return result
+
+
+async def awaited(future: Future[T]) -> T:
+    """``future``'s result, awaited on the reactor (its exception raised)."""
+    return await maybe_deferred_to_future(deferred(future))
 
 
 def final_reason(stats: dict[str, Any]) -> str:
