@@ -9,7 +9,8 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -156,12 +157,28 @@ def writer_run(db: Path) -> tuple[str | None, str | None] | None:
     """(crawl_id, finish_reason) of the writer's row in ``runs``, None before it has one."""
     if not db.exists():
         return None
-    store = open_db(db, read_only=True)
+    try:
+        store = open_db(db, read_only=True)
+    except sqlite3.DatabaseError:  # still being created
+        return None
     try:
         row = store.execute("select crawl_id, finish_reason from runs").fetchone()
+    except sqlite3.OperationalError:  # still being migrated
+        return None
     finally:
         store.close()
     return (row[0], row[1]) if row else None
+
+
+@contextmanager
+def stopped(process: subprocess.Popen[str]) -> Iterator[subprocess.Popen[str]]:
+    """``process``, killed if the test fails before it ends."""
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
 
 
 def test_a_batch_the_database_refuses_stays_in_redis(tmp_path: Path) -> None:
@@ -174,12 +191,12 @@ def test_a_batch_the_database_refuses_stays_in_redis(tmp_path: Path) -> None:
         client.sadd(keys.workers, "w0")
         client.set(keys.alive("w0"), "busy")  # a crawl going on: the writer waits for items
         waits = ["-s", "INGEST_DB_LOCK_TIMEOUT=1", "-s", "INGEST_DB_BUSY_TIMEOUT=0.2"]
-        first = writer(url, db, *waits)
-        wait_until(lambda: writer_run(db) == ("rbc", None), "the writer's run row")
-        holder = sqlite3.connect(db, isolation_level=None)
-        holder.execute("begin immediate")  # the write lock, held past INGEST_DB_LOCK_TIMEOUT
-        urls = queued_articles(client, "rbc", 30)
-        status, err = finish(first)
+        with stopped(writer(url, db, *waits)) as first:
+            wait_until(lambda: writer_run(db) == ("rbc", None), "the writer's run row")
+            holder = sqlite3.connect(db, isolation_level=None)
+            holder.execute("begin immediate")  # the write lock, held past INGEST_DB_LOCK_TIMEOUT
+            urls = queued_articles(client, "rbc", 30)
+            status, err = finish(first)
         assert status == 1, err[-3000:]
         assert "the batch stays in Redis" in err
         assert "db_locked" in err
@@ -191,7 +208,8 @@ def test_a_batch_the_database_refuses_stays_in_redis(tmp_path: Path) -> None:
 
         client.delete(keys.alive("w0"))
         client.set(keys.finished, "2025-07-02T00:00:00Z")
-        status, err = finish(writer(url, db))
+        with stopped(writer(url, db)) as second:
+            status, err = finish(second)
         assert status == 0, err[-3000:]
         assert "of an unfinished batch stored again" in err
         assert client.keys("ingest:*") == []
@@ -204,12 +222,13 @@ def test_redis_gone_mid_drain_exits_3_and_what_was_stored_stays(tmp_path: Path) 
         client = redis.Redis.from_url(url)
         client.sadd(Keys("rbc").workers, "w0")
         client.set(Keys("rbc").alive("w0"), "busy")
-        store = writer(url, db)
-        urls = queued_articles(client, "rbc", 30)
-        wait_until(lambda: db.exists() and len(articles(db)) == len(urls), "the batch stored")
-        wait_until(lambda: not client.llen(Keys("rbc").processing), "the batch acknowledged")
-        server.kill()
-        status, err = finish(store)
+        with stopped(writer(url, db)) as store:
+            urls = queued_articles(client, "rbc", 30)
+            wait_until(lambda: writer_run(db) is not None, "the writer's run row")
+            wait_until(lambda: len(articles(db)) == len(urls), "the batch stored")
+            wait_until(lambda: not client.llen(Keys("rbc").processing), "the batch acknowledged")
+            server.kill()
+            status, err = finish(store)
     assert status == 3, err[-3000:]
     assert "went away" in err
     assert "stored batches stay stored" in err
