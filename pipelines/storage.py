@@ -45,6 +45,7 @@ from ingest.store.dbfaults import (
 )
 from ingest.store.schema import ARTICLE_COLUMNS, ARTICLE_JSON_COLUMNS, TABLES
 from ingest.store.search_index import index_articles
+from ingest.store.signals import storage_flush
 
 logger = logging.getLogger(__name__)
 
@@ -152,7 +153,17 @@ class SQLitePipeline:
     def from_crawler(cls, crawler: Crawler) -> Self:
         pipeline = cls(crawler)
         crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(pipeline.flush_requested, signal=storage_flush)
         return pipeline
+
+    def flush_requested(self) -> Deferred[None] | None:
+        """``storage_flush`` (ingest/store/signals.py): hand every buffered article to the
+        writer now; in a crawl, a Deferred fired once the writer is done with every batch it has
+        (each counted in the stats by ``written``)."""
+        self.flush()
+        if not self.writing:
+            return None
+        return DeferredList(list(self.writing)).addCallback(lambda _: None)
 
     def open_spider(self) -> None:
         self.writer.acquire()

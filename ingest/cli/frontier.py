@@ -5,7 +5,6 @@ The logic is in ``ingest.crawl.frontier``; workers are ``ingest crawl SPIDER --f
 
 from __future__ import annotations
 
-import logging
 import sys
 from pathlib import Path
 
@@ -44,11 +43,6 @@ def store(
     from ingest.crawl.frontier import store as drain
     from ingest.crawl.locks import SpiderLocked, SpiderLockedError
 
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s [%(name)s] %(levelname)s: %(message)s",
-        stream=sys.stderr,
-    )
     db = db_path or default_db_path()
     try:  # holds <db>.<crawl>.lock while draining: one writer per crawl and database
         status = drain(source, db, crawl_id, wait=wait, settings_overrides=pairs(sets, "-s"))

@@ -3,9 +3,10 @@
 ``ingest crawl SPIDER --frontier redis://HOST:PORT/DB`` makes this process a *worker*: the
 scheduler queue and the duplicate filter are Redis keys shared by every worker of the crawl
 (scrapy-redis' scheduler and dupefilter), and finished items go to a Redis list instead of
-SQLite. ``ingest store --from redis://...`` is the *writer*: it drains that list into SQLite
-through the storage pipeline (``pipelines/storage.py``), after the dedup pipeline, so the
-per-crawl dedup and the run records live with the one process that owns the file.
+SQLite. ``ingest store --from redis://...`` is the *writer*: a Scrapy crawl of its own
+(``FrontierWriter``) whose spider yields that list's items into the dedup and storage pipelines
+(``WRITER_PIPELINES``), so the per-crawl dedup and the run records live with the one process
+that owns the file.
 
 Keys, under ``ingest:<crawl>`` (``<crawl>`` = INGEST_CRAWL_ID, default the spider's name):
 ``requests`` (list: the shared queue), ``dupefilter`` (set), ``inflight:<worker>`` (list: the
@@ -20,9 +21,9 @@ At least once, nowhere lost: a worker takes a request with RPOPLPUSH into its in
 and removes it (LREM) only when Scrapy has finished the response, its callback's output and
 every item's pipelines, the last of which pushed the item; a worker that dies (its ``alive``
 key expires) has its in-flight list put back on the queue by any live worker, or by itself when
-it restarts. The writer moves a batch into ``processing``, commits it, then deletes it; a
-writer killed in between finds the batch there on restart and stores it again (an upsert by
-URL: unchanged rows are not written twice).
+it restarts. The writer moves a batch into ``processing``, yields it, asks storage to commit
+it (the ``storage_flush`` signal), then deletes it; a writer killed in between finds the batch
+there on restart and stores it again (an upsert by URL: unchanged rows are not written twice).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Self, cast
@@ -41,17 +42,22 @@ from urllib.parse import urlsplit, urlunsplit
 import redis
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import DontCloseSpider, DropItem
+from scrapy.exceptions import CloseSpider, DontCloseSpider, DropItem
 from scrapy.settings import Settings
-from scrapy.signalmanager import SignalManager
-from scrapy.statscollectors import MemoryStatsCollector
+from scrapy.statscollectors import StatsCollector
+from scrapy.utils.asyncio import sleep
+from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy_redis.queue import Base as RedisQueueBase
 from scrapy_redis.scheduler import Scheduler as RedisScheduler
+from sqlite_utils import Database
 from twisted.internet import task
+from twisted.internet.defer import Deferred
 
 from ingest.crawl.locks import lock_path, spider_lock
 from ingest.dates import utc_now_iso
 from ingest.items import ArticleItem, Image
+from ingest.store.dbfaults import DbWriter, StorageFault, deferred, final_reason
+from ingest.store.signals import storage_flush
 
 logger = logging.getLogger(__name__)
 
@@ -462,15 +468,190 @@ class FrontierItemPipeline:
         return item
 
 
-class _WriterCrawler:
-    """What the dedup and storage pipelines read of a crawler, for a writer with no crawl."""
+# The writer: a crawl of its own whose spider reads Redis instead of the web.
+WRITER_PIPELINES = {
+    **{name: None for name in WORKER_PIPELINES},
+    "pipelines.dedup.DedupPipeline": 400,
+    "pipelines.storage.SQLitePipeline": 900,
+}
+NOT_COMMITTED = "batch_not_stored"  # finish reason: storage did not commit a batch, no fault
 
-    def __init__(self, settings: Settings, spider: Spider) -> None:
-        self.settings = settings
-        self.spider = spider
-        self.engine = None
-        self.signals = SignalManager(self)
-        self.stats = MemoryStatsCollector(cast(Crawler, self))
+
+def writer_settings(project: Settings) -> dict[str, Any]:
+    """Scrapy settings of the writer's crawl (``ingest store --from``): dedup and storage only,
+    the worker stages off (they ran in the workers), no downloads and so no ``seen`` rows."""
+    return {
+        "ITEM_PIPELINES": WRITER_PIPELINES,
+        "DOWNLOADER_MIDDLEWARES": {
+            **project.getdict("DOWNLOADER_MIDDLEWARES"),
+            "ingest.crawl.incremental.IncrementalMiddleware": None,
+        },
+    }
+
+
+class FrontierWriter(Spider):
+    """The writer of a frontier crawl. ``start`` takes the crawl's finished items from Redis
+    a batch at a time (moved into ``processing``), yields them into the item pipelines (dedup,
+    storage), and deletes the batch from Redis only once every article of it that reached
+    storage is committed: storage flushes when sent ``storage_flush`` and counts each article
+    it commits. Once the crawl is over and drained, it copies the workers' run records into
+    ``runs`` and deletes the crawl's keys.
+
+    Run by class (``run_writer``), never by name: it is no spider a user crawls, so it is not in
+    SPIDER_MODULES. Its name is the crawl's id (the writer's row in ``runs``)."""
+
+    name = "frontier-writer"
+
+    def __init__(self, url: str, crawl_id: str, poll: float = 0.5, **kwargs: Any) -> None:
+        super().__init__(name=crawl_id, **kwargs)
+        self.url = url
+        self.crawl_id = crawl_id
+        self.keys = Keys(crawl_id)
+        self.poll = poll
+        self.writer_id = f"{socket.gethostname()}-{os.getpid()}"
+        # Stored by storage as the run's args; "writer" finds this run's row.
+        self.run_args = {"role": "writer", "frontier": redacted(url), "writer": self.writer_id}
+        self.unfinished = 0  # items of this batch still in the item pipelines
+        self.reached_storage = 0  # items of this batch that passed every pipeline
+        self.failed = 0  # items of this batch a pipeline raised on (not a drop)
+        self.finished: Deferred[None] | None = None  # fired when ``unfinished`` reaches 0
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider.item_stored, signal=signals.item_scraped)
+        crawler.signals.connect(spider.item_done, signal=signals.item_dropped)
+        crawler.signals.connect(spider.item_failed, signal=signals.item_error)
+        return spider
+
+    def item_stored(self) -> None:
+        self.reached_storage += 1
+        self.item_done()
+
+    def item_failed(self) -> None:
+        self.failed += 1
+        self.item_done()
+
+    def item_done(self) -> None:
+        self.unfinished -= 1
+        if self.unfinished == 0 and self.finished is not None:
+            finished, self.finished = self.finished, None
+            finished.callback(None)
+
+    @property
+    def stats(self) -> StatsCollector:
+        assert self.crawler.stats is not None
+        return self.crawler.stats
+
+    async def start(self) -> AsyncIterator[ArticleItem]:
+        settings = self.crawler.settings
+        batch_size = max(1, settings.getint("INGEST_BATCH_SIZE", 100))
+        logger.info(
+            "writer: draining crawl %s from %s into %s",
+            self.crawl_id,
+            redacted(self.url),
+            settings.get("INGEST_DB"),
+        )
+        try:
+            client = connect(self.url, settings.getfloat("INGEST_FRONTIER_TIMEOUT", 10.0))
+            await self.write_runs(self.own_run)
+            while True:
+                raw = self.take(client, batch_size)
+                if raw:
+                    self.unfinished, self.reached_storage, self.failed = len(raw), 0, 0
+                    for data in raw:
+                        yield item_from_json(data)
+                    await self.commit(len(raw))
+                    client.delete(self.keys.processing)  # committed: now it may leave Redis
+                    self.stats.inc_value("ingest/frontier/drained", len(raw))
+                elif self.over(client):
+                    break
+                else:
+                    await sleep(self.poll)
+            records = cast(dict[bytes, bytes], client.hgetall(self.keys.runs)).values()
+            await self.write_runs(lambda db: self.worker_runs(db, records))
+            client.delete(*cast(list[bytes], client.keys(f"ingest:{self.crawl_id}:*")))
+        except (redis.RedisError, FrontierError) as exc:
+            logger.error(
+                "writer: Redis at %s went away: %s; stored batches stay stored",
+                redacted(self.url),
+                exc,
+            )
+            raise CloseSpider(LOST) from exc
+        logger.info(
+            "writer: crawl %s drained, %s stored",
+            self.crawl_id,
+            self.stats.get_value("ingest/stored", 0),
+        )
+
+    def take(self, client: redis.Redis, batch_size: int) -> list[bytes]:
+        """The unfinished batch a killed writer left in ``processing``, else the next one."""
+        raw = cast(list[bytes], client.lrange(self.keys.processing, 0, -1))
+        if raw:
+            logger.warning("writer: %d item(s) of an unfinished batch stored again", len(raw))
+            return raw
+        pipe = client.pipeline()
+        for _ in range(batch_size):
+            pipe.rpoplpush(self.keys.items, self.keys.processing)
+        return [r for r in pipe.execute() if r is not None]
+
+    def over(self, client: redis.Redis) -> bool:
+        """The crawl is over, everything drained, and every worker has recorded its run (they
+        do as they close, after the crawl was judged over)."""
+        if not client.exists(self.keys.finished) or client.llen(self.keys.items):
+            return False
+        members = cast(set[bytes], client.smembers(self.keys.workers))
+        return not any(client.exists(self.keys.alive(w.decode())) for w in members)
+
+    async def commit(self, taken: int) -> None:
+        """Wait until every article of the batch that reached storage is committed; close the
+        crawl (the batch stays in Redis) when one is not."""
+        if self.unfinished:
+            self.finished = Deferred()
+            await maybe_deferred_to_future(self.finished)
+        before = self.committed()
+        await self.crawler.signals.send_catch_log_async(signal=storage_flush)
+        committed = self.committed() - before
+        if committed == self.reached_storage and not self.failed:
+            return
+        reason = final_reason({**self.stats.get_stats(), "finish_reason": NOT_COMMITTED})
+        logger.error(
+            "writer: %d of %d article(s) of the batch not stored (%s); the batch stays in Redis",
+            self.reached_storage - committed + self.failed,
+            taken,
+            reason,
+        )
+        raise CloseSpider(reason)
+
+    def committed(self) -> int:
+        """Articles storage has committed so far, written or found unchanged."""
+        stats = self.stats
+        return int(stats.get_value("ingest/stored", 0)) + int(
+            stats.get_value("ingest/unchanged", 0)
+        )
+
+    async def write_runs(self, transaction: Callable[[Database], object]) -> None:
+        """``transaction`` on the crawl's writer thread (the connection storage writes with)."""
+        writer = DbWriter.of(self.crawler)
+        try:
+            await maybe_deferred_to_future(deferred(writer.write(transaction, "runs")))
+        except StorageFault as fault:
+            writer.guard.halt(fault)
+            raise CloseSpider(fault.reason) from fault
+
+    def own_run(self, db: Database) -> None:
+        """This writer's row in ``runs`` (storage inserted it) belongs to the crawl."""
+        db.execute(
+            "update runs set crawl_id = ? where spider = ? and finished_at is null "
+            "and json_extract(args, '$.writer') = ?",
+            [self.crawl_id, self.name, self.writer_id],
+        )
+
+    def worker_runs(self, db: Database, records: Iterable[bytes]) -> None:
+        """The workers' run records, as they recorded them in Redis, in ``runs``."""
+        for record in records:
+            run = json.loads(record)
+            db.table("runs").upsert({**run, "crawl_id": self.crawl_id}, pk="id")
 
 
 def crawls(client: redis.Redis) -> list[str]:
@@ -494,13 +675,7 @@ def store(
 
     ``wait``: seconds to wait for a crawl to appear. Returns the exit status (0: drained).
     """
-    os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "ingest.settings")
-    from scrapy.utils.project import get_project_settings
-
-    settings = get_project_settings()
-    settings.set("INGEST_DB", str(db_path), priority="cmdline")
-    for name, value in (settings_overrides or {}).items():
-        settings.set(name, value, priority="cmdline")
+    settings = writer_crawl_settings(db_path, settings_overrides or {})
     client = connect(url, settings.getfloat("INGEST_FRONTIER_TIMEOUT", 10.0))
     deadline = time.monotonic() + wait
     while not crawl_id:
@@ -513,6 +688,7 @@ def store(
             raise FrontierError(f"no crawl in {redacted(url)} after {wait:.0f} s")
         else:
             time.sleep(poll)
+    client.close()
     # One writer per crawl and database, whether the crawl was named or found: two would share
     # the ``processing`` list, and one could delete the other's batch before it is committed.
     try:
@@ -520,76 +696,47 @@ def store(
     except ValueError as exc:  # a crawl id that cannot name a lock file
         raise FrontierError(str(exc)) from exc
     with spider_lock(db_path, crawl_id):  # SpiderLocked: another writer has it
-        return _drain(client, url, db_path, crawl_id, settings, poll)
-
-
-def _drain(
-    client: redis.Redis, url: str, db_path: Path, crawl_id: str, settings: Settings, poll: float
-) -> int:
-    """``store`` once the crawl is known and its lock held."""
-    from pipelines.dedup import DedupPipeline
-    from pipelines.storage import SQLitePipeline
-
-    keys = Keys(crawl_id)
-    spider = Spider(name=crawl_id)
-    spider.run_args = {"role": "writer", "frontier": redacted(url)}  # type: ignore[attr-defined]
-    crawler = cast(Crawler, _WriterCrawler(settings, spider))
-    dedup = DedupPipeline.from_crawler(crawler)
-    storage = SQLitePipeline(crawler)
-    storage.open_spider()
-    assert storage.db is not None
-    storage.db.table("runs").update(storage.run_id, {"crawl_id": crawl_id})
-    batch_size = storage.batch_size
-    assert crawler.stats is not None
-    stats = crawler.stats
-    logger.info("writer: draining crawl %s from %s into %s", crawl_id, redacted(url), db_path)
-    try:
-        while True:
-            raw = cast(list[bytes], client.lrange(keys.processing, 0, -1))
-            if raw:
-                logger.warning("writer: %d item(s) of an unfinished batch stored again", len(raw))
-            else:
-                pipe = client.pipeline()
-                for _ in range(batch_size):
-                    pipe.rpoplpush(keys.items, keys.processing)
-                raw = [r for r in pipe.execute() if r is not None]
-            if raw:
-                for data in raw:
-                    item = item_from_json(data)
-                    try:
-                        storage.buffer.append(dedup.process_item(item))
-                    except DropItem as drop:
-                        logger.info("writer: %s", drop)
-                storage.flush()
-                if storage.guard.halted:
-                    logger.error("writer: the database cannot be written; the batch stays in Redis")
-                    return 1
-                client.delete(keys.processing)  # committed: now the batch may leave Redis
-                stats.inc_value("ingest/frontier/drained", len(raw))
-                continue
-            if client.exists(keys.finished) and not client.llen(keys.items):
-                # Workers record their runs as they close, after the crawl is judged over.
-                members = cast(set[bytes], client.smembers(keys.workers))
-                if not any(client.exists(keys.alive(w.decode())) for w in members):
-                    break
-            time.sleep(poll)
-        for record in cast(dict[bytes, bytes], client.hgetall(keys.runs)).values():
-            run = json.loads(record)
-            storage.db.table("runs").upsert({**run, "crawl_id": crawl_id}, pk="id")
-        client.delete(*[k for k in cast(list[bytes], client.keys(f"ingest:{crawl_id}:*"))])
-    except redis.RedisError as exc:
-        logger.error(
-            "writer: Redis at %s went away: %s; stored batches stay stored", redacted(url), exc
-        )
-        storage.spider_closed(spider, LOST)
+        stats = run_writer(settings, url, crawl_id, poll)
+    reason = final_reason(stats) if stats else "the writer did not run"
+    if reason == "finished":
+        return 0
+    if reason == LOST:
         return EXIT_FRONTIER_LOST
-    finally:
-        dedup.close_spider()
-    storage.spider_closed(spider, "finished")
-    logger.info(
-        "writer: crawl %s drained, %s stored", crawl_id, stats.get_value("ingest/stored", 0)
-    )
-    return 0
+    logger.error("writer stopped (%s); the unfinished batch stays in Redis", reason)
+    return 1
+
+
+def writer_crawl_settings(db_path: Path, overrides: dict[str, Any]) -> Settings:
+    """The project's settings for a writer into ``db_path``: ``overrides`` (``-s``), then the
+    writer's own (``writer_settings``) on top."""
+    os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "ingest.settings")
+    from scrapy.utils.project import get_project_settings
+
+    settings = get_project_settings()
+    settings.set("INGEST_DB", str(db_path), priority="cmdline")
+    for name, value in {**overrides, **writer_settings(settings)}.items():
+        settings.set(name, value, priority="cmdline")
+    return settings
+
+
+def run_writer(settings: Settings, url: str, crawl_id: str, poll: float) -> dict[str, Any]:
+    """Run ``FrontierWriter`` as this process' one crawl (Scrapy's ``CrawlerProcess``, as
+    ``ingest crawl`` runs spiders); its final stats and finish reason (empty if it never ran)."""
+    from scrapy.crawler import CrawlerProcess
+
+    process = CrawlerProcess(settings)
+    crawler = process.create_crawler(FrontierWriter)
+    results: dict[str, Any] = {}
+
+    def keep(spider: Spider, reason: str) -> None:
+        # `reason`, not the stat: CoreStats may set finish_reason after this handler runs.
+        assert crawler.stats is not None
+        results.update(crawler.stats.get_stats(), finish_reason=reason)
+
+    crawler.signals.connect(keep, signal=signals.spider_closed)
+    process.crawl(crawler, url=url, crawl_id=crawl_id, poll=poll)
+    process.start()
+    return results
 
 
 def run_worker(
