@@ -1,5 +1,5 @@
 """Dedup: one row per article, whether it comes back in this crawl or a later one, and no page
-writing a row that is not its own (issue 10)."""
+writing a row that is not its own."""
 
 from __future__ import annotations
 

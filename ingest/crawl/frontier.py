@@ -56,6 +56,7 @@ from twisted.internet.defer import Deferred
 from ingest.crawl.locks import lock_path, spider_lock
 from ingest.dates import utc_now_iso
 from ingest.items import ArticleItem, Image
+from ingest.store.db import immediate_transaction
 from ingest.store.dbfaults import DbWriter, StorageFault, deferred, final_reason
 from ingest.store.signals import storage_flush
 
@@ -631,10 +632,16 @@ class FrontierWriter(Spider):
         )
 
     async def write_runs(self, transaction: Callable[[Database], object]) -> None:
-        """``transaction`` on the crawl's writer thread (the connection storage writes with)."""
+        """``transaction`` on the crawl's writer thread (the connection storage writes with),
+        opened like every writer transaction that upserts through sqlite-utils."""
         writer = DbWriter.of(self.crawler)
+
+        def immediate(db: Database) -> None:
+            with immediate_transaction(db):
+                transaction(db)
+
         try:
-            await maybe_deferred_to_future(deferred(writer.write(transaction, "runs")))
+            await maybe_deferred_to_future(deferred(writer.write(immediate, "runs")))
         except StorageFault as fault:
             writer.guard.halt(fault)
             raise CloseSpider(fault.reason) from fault

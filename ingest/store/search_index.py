@@ -1,7 +1,7 @@
 """Morphology-aware search: the analysis of text into index terms, the ``articles_search``
 index our storage code writes, query rewriting for it and snippets in the article's own words.
 
-Why this shape (issue 12): FTS5's built-in tokenizers match only the form typed, and a custom
+Why this shape: FTS5's built-in tokenizers match only the form typed, and a custom
 tokenizer would make the file unreadable without our code. So our code analyses the text and
 stores the result in an ordinary FTS5 table (``unicode61``): one analysed term per word of the
 article, in the same order, so phrases, ``NEAR`` and ``^`` keep their meaning, and a term's
