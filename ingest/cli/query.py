@@ -424,7 +424,7 @@ def _sql_error(exc: sqlite3.Error, guard: ReadOnlyGuard) -> click.ClickException
     type=click.Choice(["jsonl", "csv"]),
     default="jsonl",
     show_default=True,
-    help="JSON lines (authors, tags, alternates as JSON values) or CSV (as JSON text).",
+    help="JSON lines (list and object columns as JSON values) or CSV (as JSON text).",
 )
 @click.option(
     "-o",
