@@ -141,37 +141,13 @@ def serving(pages: list[tuple[bytes, bytes]], n: int) -> Iterator[tuple[str, Ser
 @contextmanager
 def redis_server(directory: Path) -> Iterator[str]:
     """The URL of a fresh redis-server on a free loopback port, no persistence."""
-    import socket
+    from tests.redis_server import serving_redis
 
-    import redis
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     binary = shutil.which("redis-server")
-    assert binary is not None
-    process = subprocess.Popen(
-        [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
-         "--dir", str(directory)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        client = redis.Redis.from_url(url)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        client.close()
+    if binary is None:
+        raise SystemExit("redis-server is not on PATH (apt-get install redis-server)")
+    with serving_redis(binary, directory) as (url, _):
         yield url
-    finally:
-        process.kill()
-        process.wait()
 
 
 # --- the crawls --------------------------------------------------------------------------------

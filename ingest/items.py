@@ -95,6 +95,21 @@ class Listing:
     alternates: dict[str, str] = field(default_factory=dict)  # ISO 639-1 -> canonical URL
     fetched_at: str | None = None
 
+    @classmethod
+    def carried_by(cls, item: ArticleItem) -> Listing | None:
+        """The listing a spider applied to its unparsed item (None: the page was not listed),
+        so that extraction can apply it again to the parsed one by the same rules."""
+        if item.source is None:
+            return None
+        return cls(
+            source=item.source,
+            title=item.feed_title,
+            published_raw=item.feed_published_raw,
+            published=item.feed_published,
+            language=item.feed_language,
+            alternates=dict(item.alternates),
+        )
+
     def apply(self, item: ArticleItem) -> None:
         """Copy what the listing knows onto an item built from the page."""
         item.source = self.source

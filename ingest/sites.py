@@ -114,6 +114,15 @@ def site_for_url(url: str) -> Site | None:
     return next((s for s in registry().values() if s.owns(url)), None)
 
 
+def site_name(url: str, site: Site | None) -> str:
+    """The ``site`` a row is filed under: the declared site's name, else the URL's host
+    without ``www.`` (an undeclared site is its host)."""
+    if site is not None:
+        return site.name
+    host = urlsplit(url).netloc
+    return host.removeprefix("www.") if host else "unknown"
+
+
 def get_site(name: str) -> Site | None:
     """The declared site with this name, if any."""
     return registry().get(name)

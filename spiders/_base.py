@@ -20,7 +20,7 @@ from ingest.crawl.incremental import ARTICLE, SEEN_URL, SkippedRequest
 from ingest.crawl.middlewares import RefusedUrl, on_domains, url_refusal
 from ingest.dates import utc_now_iso
 from ingest.items import ArticleItem, Listing
-from ingest.sites import Site, site_for_url
+from ingest.sites import Site, site_for_url, site_name
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 
@@ -217,7 +217,7 @@ class NewsSpider(scrapy.Spider):
         item = ArticleItem(
             url=response.url,  # until extraction reads the page's canonical
             fetched_url=response.url,
-            site=site.name if site else urlsplit(response.url).netloc.removeprefix("www."),
+            site=site_name(response.url, site),
             fetched_at=utc_now_iso(),
             html=response.text,
         )

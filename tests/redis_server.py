@@ -43,7 +43,13 @@ def free_port() -> int:
 @contextmanager
 def running_redis(directory: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """(URL, process) of a fresh redis-server without persistence; stopped at the end."""
-    binary = redis_server()
+    with serving_redis(redis_server(), directory) as running:
+        yield running
+
+
+@contextmanager
+def serving_redis(binary: str, directory: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``running_redis`` for a binary found otherwise (benchmarks/scale_bench.py)."""
     directory.mkdir(parents=True, exist_ok=True)
     port = free_port()
     process = subprocess.Popen(

@@ -28,8 +28,8 @@ from ingest.extract.clean import clean_item, collapse, image_from
 from ingest.extract.generic import main_content, word_coverage
 from ingest.extract.language import detect_language
 from ingest.extract.second_opinion import trafilatura_html
-from ingest.items import ArticleItem, Image
-from ingest.sites import Site, get_site, site_for_url
+from ingest.items import ArticleItem, Image, Listing
+from ingest.sites import Site, get_site, site_for_url, site_name
 from ingest.urls import canonical_url as canonical_url  # its home before ingest/urls.py
 from ingest.urls import page_key
 
@@ -632,9 +632,7 @@ def parse_page(
         url=canonical,
         fetched_url=url,
         canonical_declared=canonical_refused,
-        site=site.name
-        if site
-        else (re.sub(r"^www\.", "", canonical.split("/")[2]) if "//" in canonical else "unknown"),
+        site=site_name(canonical, site),
         fetched_at=fetched_at or utc_now_iso(),
         title=title,
         lead=_lead(sel, site, ld, metas),
@@ -744,14 +742,9 @@ def extract_page(
         site=get_site(page.site),  # None for a host: parse_page looks the URL up
         limits=limits,
     )
-    if page.source is not None:  # listed by a feed, sitemap, archive or WARC file
-        item.source = page.source
-        item.feed_title = page.feed_title
-        item.feed_published_raw = page.feed_published_raw
-        item.feed_published = page.feed_published
-        item.feed_language = page.feed_language
-        for code, url in page.alternates.items():
-            item.alternates.setdefault(code, url)
+    listing = Listing.carried_by(page)  # listed by a feed, sitemap, archive or WARC file
+    if listing is not None:
+        listing.apply(item)  # its fetched_at is the page's, given to parse_page above
         # Structured data is not the only evidence that a listed page is an article.
         if not item.is_article and item.title and reads_like_article(item.body_html):
             item.is_article = True
